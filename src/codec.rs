@@ -1,0 +1,277 @@
+//! Body encodings: compression pipelines, range resolution and mode decoding.
+
+use crate::backend::{BlobWriter, Storage};
+use crate::model::{Body, ByteRange, Compression, Error, Mode};
+use std::io::{self, Read, Write};
+
+/// Resolves `range` against a body of `size` bytes into `(offset, len)`, `len >= 1`.
+pub fn resolve_range(range: ByteRange, size: u64) -> Result<(u64, u64), Error> {
+    let unsatisfiable = Err(Error::RangeNotSatisfiable(size));
+    match range {
+        ByteRange::Bounded { start, end } => {
+            if end < start {
+                return Err(Error::InvalidArgument(format!("range end {end} is before start {start}")));
+            }
+            if start >= size {
+                return unsatisfiable;
+            }
+            Ok((start, end.min(size - 1) - start + 1))
+        }
+        ByteRange::From(start) => {
+            if start >= size {
+                return unsatisfiable;
+            }
+            Ok((start, size - start))
+        }
+        ByteRange::Suffix(n) => {
+            if n == 0 || size == 0 {
+                return unsatisfiable;
+            }
+            let n = n.min(size);
+            Ok((size - n, n))
+        }
+    }
+}
+
+/// Parses `START-END`, `START-` or `-N` (HTTP byte-range syntax without the `bytes=` prefix).
+pub fn parse_range(s: &str) -> Result<ByteRange, Error> {
+    let bad = || Error::InvalidArgument(format!("invalid range {s:?} (expected START-END, START- or -N)"));
+    let (a, b) = s.trim().split_once('-').ok_or_else(bad)?;
+    let num = |x: &str| x.parse::<u64>().map_err(|_| bad());
+    match (a.is_empty(), b.is_empty()) {
+        (false, false) => {
+            let (start, end) = (num(a)?, num(b)?);
+            if end < start {
+                return Err(bad());
+            }
+            Ok(ByteRange::Bounded { start, end })
+        }
+        (false, true) => Ok(ByteRange::From(num(a)?)),
+        (true, false) => Ok(ByteRange::Suffix(num(b)?)),
+        (true, true) => Err(bad()),
+    }
+}
+
+/// Decodes logical bytes into the requested mode.
+pub fn decode_body(bytes: Vec<u8>, mode: Mode) -> Result<Body, Error> {
+    match mode {
+        Mode::Bytes => Ok(Body::Bytes(bytes)),
+        Mode::Text => String::from_utf8(bytes)
+            .map(Body::Text)
+            .map_err(|e| Error::Decode(format!("body is not valid UTF-8: {e}"))),
+        Mode::Json => {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
+                .map_err(|e| Error::Decode(format!("body is not valid JSON: {e}")))?;
+            String::from_utf8(bytes)
+                .map(Body::Json)
+                .map_err(|e| Error::Decode(format!("body is not valid UTF-8: {e}")))
+        }
+    }
+}
+
+/// Largest single storage read the component asks for.
+pub const READ_CHUNK: u64 = 4 << 20;
+
+/// `io::Read` over `[offset, offset+len)` of a stored object, in storage-sized chunks.
+pub struct BlobSource {
+    pub storage: std::rc::Rc<dyn Storage>,
+    pub uri: String,
+    pub offset: u64,
+    pub remaining: u64,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl BlobSource {
+    pub fn new(storage: std::rc::Rc<dyn Storage>, uri: &str, offset: u64, len: u64) -> Self {
+        BlobSource { storage, uri: uri.to_string(), offset, remaining: len, buf: Vec::new(), pos: 0 }
+    }
+
+    /// Next chunk straight from storage (no extra copy), or `None` at the end.
+    pub fn next_chunk(&mut self, max: u64) -> Result<Option<Vec<u8>>, Error> {
+        if self.pos < self.buf.len() {
+            let rest = self.buf.split_off(self.pos);
+            self.buf.clear();
+            self.pos = 0;
+            return Ok(Some(rest));
+        }
+        if self.remaining == 0 {
+            return Ok(None);
+        }
+        let want = self.remaining.min(max.max(1));
+        let chunk = self.storage.read(&self.uri, self.offset, want)?;
+        if chunk.is_empty() {
+            return Err(Error::Integrity(format!(
+                "stored blob {} ends {} bytes early",
+                self.uri, self.remaining
+            )));
+        }
+        if chunk.len() as u64 > want {
+            return Err(Error::Storage(format!("storage returned more bytes than asked from {}", self.uri)));
+        }
+        self.offset += chunk.len() as u64;
+        self.remaining -= chunk.len() as u64;
+        Ok(Some(chunk))
+    }
+}
+
+impl Read for BlobSource {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.buf.len() {
+            match self.next_chunk(READ_CHUNK).map_err(io::Error::other)? {
+                None => return Ok(0),
+                Some(c) => {
+                    self.buf = c;
+                    self.pos = 0;
+                }
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Wraps a stored-bytes reader in the decoder for `compression`.
+pub fn decoder(c: Compression, src: BlobSource) -> Box<dyn Read> {
+    match c {
+        Compression::None => Box::new(src),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
+        Compression::Deflate => Box::new(flate2::read::ZlibDecoder::new(src)),
+    }
+}
+
+/// Maps an error out of a decoding pipeline: storage errors keep their type, anything else means
+/// the stored bytes are corrupt.
+pub fn pipeline_error(e: io::Error, uri: &str) -> Error {
+    if e.get_ref().is_some_and(|i| i.is::<Error>()) {
+        return *e.into_inner().expect("checked").downcast::<Error>().expect("checked");
+    }
+    Error::Integrity(format!("stored blob {uri} does not decode: {e}"))
+}
+
+/// Buffers encoded output and forwards it to a storage writer in large chunks.
+pub struct Sink {
+    pub writer: Box<dyn BlobWriter>,
+    buf: Vec<u8>,
+    pub written: u64,
+}
+
+/// Chunk size of writes to storage.
+pub const WRITE_CHUNK: usize = 1 << 20;
+
+impl Sink {
+    pub fn new(writer: Box<dyn BlobWriter>) -> Self {
+        Sink { writer, buf: Vec::new(), written: 0 }
+    }
+    fn flush_buf(&mut self) -> Result<(), Error> {
+        if !self.buf.is_empty() {
+            self.writer.write(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+    /// Flushes everything to the storage writer.
+    pub fn finish(&mut self) -> Result<(), Error> {
+        self.flush_buf()
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.written += data.len() as u64;
+        if self.buf.is_empty() && data.len() >= WRITE_CHUNK {
+            self.writer.write(data).map_err(io::Error::other)?;
+            return Ok(data.len());
+        }
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= WRITE_CHUNK {
+            self.flush_buf().map_err(io::Error::other)?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The encoder in front of a [`Sink`].
+pub enum Encoder {
+    None(Sink),
+    Gzip(flate2::write::GzEncoder<Sink>),
+    Deflate(flate2::write::ZlibEncoder<Sink>),
+}
+
+impl Encoder {
+    pub fn new(c: Compression, sink: Sink) -> Self {
+        let level = flate2::Compression::default();
+        match c {
+            Compression::None => Encoder::None(sink),
+            Compression::Gzip => Encoder::Gzip(flate2::GzBuilder::new().write(sink, level)),
+            Compression::Deflate => Encoder::Deflate(flate2::write::ZlibEncoder::new(sink, level)),
+        }
+    }
+    pub fn write_all(&mut self, data: &[u8]) -> Result<(), Error> {
+        let r = match self {
+            Encoder::None(s) => s.write_all(data),
+            Encoder::Gzip(e) => e.write_all(data),
+            Encoder::Deflate(e) => e.write_all(data),
+        };
+        r.map_err(|e| pipeline_error(e, "staged blob"))
+    }
+    /// Finishes the stream and returns the sink with every byte handed to storage.
+    pub fn finish(self) -> Result<Sink, Error> {
+        let mut sink = match self {
+            Encoder::None(s) => s,
+            Encoder::Gzip(e) => e.finish().map_err(|e| pipeline_error(e, "staged blob"))?,
+            Encoder::Deflate(e) => e.finish().map_err(|e| pipeline_error(e, "staged blob"))?,
+        };
+        sink.finish()?;
+        Ok(sink)
+    }
+    pub fn sink_mut(&mut self) -> &mut Sink {
+        match self {
+            Encoder::None(s) => s,
+            Encoder::Gzip(e) => e.get_mut(),
+            Encoder::Deflate(e) => e.get_mut(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_resolve_inclusively() {
+        let b = |start, end| ByteRange::Bounded { start, end };
+        assert_eq!(resolve_range(b(0, 9), 100).unwrap(), (0, 10));
+        assert_eq!(resolve_range(b(90, 200), 100).unwrap(), (90, 10));
+        assert_eq!(resolve_range(ByteRange::From(99), 100).unwrap(), (99, 1));
+        assert_eq!(resolve_range(ByteRange::Suffix(10), 100).unwrap(), (90, 10));
+        assert_eq!(resolve_range(ByteRange::Suffix(500), 100).unwrap(), (0, 100));
+        assert_eq!(resolve_range(b(100, 100), 100), Err(Error::RangeNotSatisfiable(100)));
+        assert_eq!(resolve_range(ByteRange::From(5), 0), Err(Error::RangeNotSatisfiable(0)));
+        assert_eq!(resolve_range(ByteRange::Suffix(0), 10), Err(Error::RangeNotSatisfiable(10)));
+        assert!(matches!(resolve_range(b(5, 4), 10), Err(Error::InvalidArgument(_))));
+    }
+
+    #[test]
+    fn parses_range_text() {
+        assert_eq!(parse_range("0-9").unwrap(), ByteRange::Bounded { start: 0, end: 9 });
+        assert_eq!(parse_range("5-").unwrap(), ByteRange::From(5));
+        assert_eq!(parse_range("-3").unwrap(), ByteRange::Suffix(3));
+        for bad in ["", "-", "a-b", "9-0", "1-2-3", "x"] {
+            assert!(parse_range(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn modes_reject_bad_input() {
+        assert_eq!(decode_body(b"{\"a\":1}".to_vec(), Mode::Json).unwrap(), Body::Json("{\"a\":1}".into()));
+        assert!(matches!(decode_body(b"{nope".to_vec(), Mode::Json), Err(Error::Decode(_))));
+        assert!(matches!(decode_body(vec![0xff, 0xfe], Mode::Text), Err(Error::Decode(_))));
+        assert_eq!(decode_body(vec![0xff], Mode::Bytes).unwrap(), Body::Bytes(vec![0xff]));
+    }
+}

@@ -1,0 +1,76 @@
+//! Artifact ids: 26 characters of Crockford base32 (a ULID layout): 48 bits of creation time in
+//! milliseconds, then 80 bits that are unique per process (seeded from the OS random source), so
+//! ids sort by creation time.
+
+use std::cell::Cell;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// Current time in milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+thread_local! {
+    static SEED: RandomState = RandomState::new();
+    static COUNTER: Cell<u64> = const { Cell::new(0) };
+}
+
+fn random_u64(salt: u64) -> u64 {
+    let n = COUNTER.with(|c| {
+        let v = c.get().wrapping_add(1);
+        c.set(v);
+        v
+    });
+    SEED.with(|s| {
+        let mut h = s.build_hasher();
+        h.write_u64(n);
+        h.write_u64(salt);
+        h.finish()
+    })
+}
+
+/// A new id for an artifact created at `now` (ms).
+pub fn new_id(now: u64) -> String {
+    let rand: u128 = ((random_u64(1) as u128) << 64 | random_u64(2) as u128) & ((1u128 << 80) - 1);
+    let value: u128 = ((now as u128 & ((1 << 48) - 1)) << 80) | rand;
+    let mut out = [0u8; 26];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let shift = 125 - 5 * i as u32;
+        *slot = ALPHABET[((value >> shift) & 31) as usize];
+    }
+    String::from_utf8(out.to_vec()).expect("alphabet is ASCII")
+}
+
+/// Whether `s` has the shape of an id.
+pub fn is_valid(s: &str) -> bool {
+    s.len() == 26 && s.bytes().all(|b| ALPHABET.contains(&b)) && s.as_bytes()[0] <= b'7'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_valid_unique_and_time_sorted() {
+        let a = new_id(1_700_000_000_000);
+        let b = new_id(1_700_000_000_000);
+        let c = new_id(1_700_000_000_001);
+        assert!(is_valid(&a) && is_valid(&b) && is_valid(&c), "{a} {b} {c}");
+        assert_ne!(a, b);
+        assert!(a[..10] == b[..10] && c > a && c > b);
+    }
+
+    #[test]
+    fn rejects_other_shapes() {
+        for s in ["", "abc", "01ARZ3NDEKTSV4RRFFQ69G5FAVX", "01arz3ndektsv4rrffq69g5fav", "81ARZ3NDEKTSV4RRFFQ69G5FAV", "01ARZ3NDEKTSV4RRFFQ69G5FAI"] {
+            assert!(!is_valid(s), "{s}");
+        }
+        assert!(is_valid("01ARZ3NDEKTSV4RRFFQ69G5FAV"));
+    }
+}

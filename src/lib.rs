@@ -1,0 +1,16 @@
+//! Artifact store semantics, written once. Natively this crate is a library (unit tests,
+//! benchmarks, shared types for the host); built for `wasm32-wasip2` it is the component, whose
+//! glue lives in the private `component` module.
+
+pub mod backend;
+pub mod codec;
+pub mod ids;
+pub mod model;
+pub mod refs;
+pub mod result_ref;
+pub mod store;
+pub mod template;
+pub mod time;
+
+#[cfg(target_arch = "wasm32")]
+mod component;

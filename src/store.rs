@@ -1,0 +1,655 @@
+//! The artifact engine: put / get / head / find / list / delete / gc over any [`Storage`] and
+//! [`Metadata`]. The component exports exactly this; native code (tests, benchmarks) calls it
+//! directly.
+
+use crate::backend::{BlobWriter, Metadata, Publish, Storage};
+use crate::codec::{self, BlobSource, Encoder, Sink};
+use crate::ids;
+use crate::model::*;
+use crate::refs::{self, Logical, Ref};
+use crate::template::Template;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::rc::Rc;
+
+/// Default cap of `get` (bytes fetched and decompressed) when the caller gives none.
+pub const DEFAULT_GET_MAX_BYTES: u64 = 256 << 20;
+/// Default bucket of artifacts put without one.
+pub const DEFAULT_BUCKET: &str = "default";
+
+/// The engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub storage: Rc<dyn Storage>,
+    pub metadata: Rc<dyn Metadata>,
+    /// Clock in ms; replaceable for tests.
+    pub now: fn() -> Timestamp,
+}
+
+fn hex(d: &[u8]) -> String {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(d.len() * 2);
+    for b in d {
+        s.push(H[(b >> 4) as usize] as char);
+        s.push(H[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Extension used by the `ext` template variable.
+fn ext_for(content_type: &str, c: Compression) -> String {
+    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let base = match ct.as_str() {
+        "application/json" => "json",
+        "text/plain" => "txt",
+        "text/csv" => "csv",
+        "text/html" => "html",
+        "application/xml" | "text/xml" => "xml",
+        "application/vnd.ms-excel" => "xls",
+        "application/pdf" => "pdf",
+        t if t.ends_with("+json") => "json",
+        _ => "bin",
+    };
+    format!("{base}{}", c.blob_suffix())
+}
+
+impl Store {
+    pub fn new(storage: Rc<dyn Storage>, metadata: Rc<dyn Metadata>) -> Self {
+        Store { storage, metadata, now: ids::now_ms }
+    }
+
+    /// Resolves any ref form to its record; `not-found` when it names nothing.
+    pub fn resolve(&self, r: &str) -> Result<Record, Error> {
+        let parsed = refs::parse_ref(r)?;
+        let (found, promised) = match &parsed {
+            Ref::Id(id) => (self.metadata.get_by_id(id)?, None),
+            Ref::Logical(l) => (self.metadata.get_by_ref(l)?, None),
+            Ref::Name { bucket, name } => (self.metadata.get_by_name(bucket, name)?, None),
+            Ref::ResultRef { logical, sha256 } => (self.metadata.get_by_ref(logical)?, sha256.clone()),
+        };
+        let rec = found.ok_or_else(|| Error::NotFound(format!("no artifact for {}", short(r))))?;
+        if let Some(d) = promised {
+            if !d.eq_ignore_ascii_case(&rec.sha256) {
+                return Err(Error::Integrity(format!(
+                    "ResultRef promises sha256 {d} but the artifact has {}",
+                    rec.sha256
+                )));
+            }
+        }
+        Ok(rec)
+    }
+
+    /// Resolves and refuses expired artifacts.
+    pub fn resolve_live(&self, r: &str) -> Result<Record, Error> {
+        let rec = self.resolve(r)?;
+        if let Some(e) = rec.expires_at {
+            if e <= (self.now)() {
+                return Err(Error::Expired(format!(
+                    "artifact {} expired at {}",
+                    rec.id,
+                    crate::time::format_rfc3339(e)
+                )));
+            }
+        }
+        Ok(rec)
+    }
+
+    /// The record, without reading the body.
+    pub fn head(&self, r: &str) -> Result<Record, Error> {
+        self.resolve_live(r)
+    }
+
+    /// Exactly one artifact by bucket + name.
+    pub fn find(&self, bucket: &str, name: &str) -> Result<Record, Error> {
+        refs::validate_bucket(bucket)?;
+        refs::validate_name(name)?;
+        self.metadata
+            .get_by_name(bucket, name)?
+            .ok_or_else(|| Error::NotFound(format!("no artifact {bucket}/{name}")))
+    }
+
+    /// Reads a body.
+    pub fn get(&self, r: &str, opts: &GetOptions) -> Result<GetResult, Error> {
+        let mode = opts.mode.unwrap_or_default();
+        let max = opts.max_bytes.unwrap_or(DEFAULT_GET_MAX_BYTES);
+        let rec = self.resolve_live(r)?;
+        let bytes = self.read_logical(&rec, opts.range, max)?;
+        let data = codec::decode_body(bytes, mode)?;
+        let _ = self.metadata.touch(&rec.id, (self.now)());
+        Ok(GetResult { data, meta: rec })
+    }
+
+    /// Logical bytes of `rec` (all, or `range`), bounded by `max`.
+    pub fn read_logical(&self, rec: &Record, range: Option<ByteRange>, max: u64) -> Result<Vec<u8>, Error> {
+        let mut reader = Reader::open(self, rec.clone(), range, Some(max))?;
+        reader.read_to_end()
+    }
+
+    /// Opens a streaming reader.
+    pub fn open_reader(&self, r: &str, opts: &GetOptions) -> Result<Reader, Error> {
+        let rec = self.resolve_live(r)?;
+        let _ = self.metadata.touch(&rec.id, (self.now)());
+        Reader::open(self, rec, opts.range, opts.max_bytes)
+    }
+
+    /// Stores a body in one call.
+    pub fn put(&self, data: &[u8], opts: &PutOptions) -> Result<PutResult, Error> {
+        let mut w = self.open_writer(opts)?;
+        w.write(data)?;
+        w.finish()
+    }
+
+    /// Opens a streaming writer. All validation happens here, before anything is written.
+    pub fn open_writer(&self, opts: &PutOptions) -> Result<Writer, Error> {
+        let now = (self.now)();
+        let bucket = opts.bucket.clone().unwrap_or_else(|| DEFAULT_BUCKET.to_string());
+        refs::validate_bucket(&bucket)?;
+        if let Some(n) = &opts.name {
+            refs::validate_name(n)?;
+        }
+        for (what, v) in [("execution id", &opts.execution_id), ("step", &opts.step), ("created-by", &opts.created_by)] {
+            if let Some(v) = v {
+                if v.is_empty() || v.len() > 256 || v.chars().any(char::is_control) {
+                    return Err(Error::InvalidArgument(format!("invalid {what} {v:?}")));
+                }
+            }
+        }
+        let content_type = opts.content_type.clone().unwrap_or_else(|| "application/json".into());
+        if content_type.is_empty() || content_type.len() > 255 || content_type.chars().any(char::is_control) {
+            return Err(Error::InvalidArgument(format!("invalid content type {content_type:?}")));
+        }
+        let compression = opts.compression.unwrap_or_default();
+        let expires_at = match &opts.ttl {
+            None => None,
+            Some(t) => crate::time::parse_ttl(t)?.map(|ms| now.saturating_add(ms)),
+        };
+        let kind = opts.kind.unwrap_or_default();
+        let drivers = self.storage.drivers();
+        let default_driver = drivers
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::Storage("the host configured no storage driver".into()))?;
+        let target = match opts.store.as_deref() {
+            None | Some("") => Target::Content(default_driver),
+            Some(s) if !s.contains("://") => Target::Content(s.to_string()),
+            Some(s) => Target::Template(Template::parse(s)?),
+        };
+        let driver = match &target {
+            Target::Content(d) => d.clone(),
+            Target::Template(t) => t.driver.clone(),
+        };
+        if !drivers.contains(&driver) {
+            return Err(Error::InvalidArgument(format!(
+                "storage driver {driver:?} is not configured (configured: {})",
+                drivers.join(", ")
+            )));
+        }
+        let if_exists = opts.if_exists.unwrap_or_default();
+        let existing = match &opts.name {
+            Some(n) => self.metadata.get_by_name(&bucket, n)?,
+            None => None,
+        };
+        if let (Some(e), IfExists::Fail) = (&existing, if_exists) {
+            return Err(Error::Conflict(format!("{bucket}/{} already exists as {}", e.name, e.id)));
+        }
+        let id = match (&existing, if_exists) {
+            (Some(e), IfExists::Overwrite) => e.id.clone(),
+            _ => ids::new_id(now),
+        };
+        let name = opts.name.clone().unwrap_or_else(|| id.clone());
+        let scope = opts.scope.unwrap_or(if opts.execution_id.is_some() { Scope::Execution } else { Scope::Permanent });
+        let logical_ref = match &opts.execution_id {
+            Some(eid) => Logical::execution(eid, kind == Kind::Manifest, &name, &id),
+            None => Logical::artifact(&bucket, &name, &id),
+        }
+        .to_string();
+        let rec = Record {
+            id,
+            bucket,
+            name,
+            logical_ref,
+            kind,
+            content_type,
+            compression,
+            bytes: 0,
+            stored_bytes: 0,
+            sha256: String::new(),
+            location: Location { driver: driver.clone(), uri: String::new() },
+            scope,
+            store_tier: driver.clone(),
+            execution_id: opts.execution_id.clone(),
+            created_by: opts.created_by.clone(),
+            created_at: existing.as_ref().filter(|_| if_exists == IfExists::Overwrite).map_or(now, |e| e.created_at),
+            updated_at: now,
+            expires_at,
+            preview: None,
+            extracted: None,
+        };
+        // Validate the template now, with every variable that will exist at finish.
+        if let Target::Template(t) = &target {
+            let fake = "0".repeat(64);
+            t.render(&|v| template_var(&rec, opts, v, &fake))?;
+        }
+        if let (Some(e), IfExists::Get) = (existing, if_exists) {
+            return Ok(Writer { store: self.clone(), state: WriterState::Existing(e), max_bytes: opts.max_bytes, written: 0 });
+        }
+        let w = self.storage.create_writer(&driver)?;
+        Ok(Writer {
+            store: self.clone(),
+            state: WriterState::Open(Box::new(OpenWriter {
+                rec,
+                opts: opts.clone(),
+                target,
+                hasher: Sha256::new(),
+                encoder: Some(Encoder::new(compression, Sink::new(w))),
+                if_exists,
+            })),
+            max_bytes: opts.max_bytes,
+            written: 0,
+        })
+    }
+
+    /// Lists records.
+    pub fn list(&self, q: &ListQuery) -> Result<Page, Error> {
+        if let Some(b) = &q.bucket {
+            refs::validate_bucket(b)?;
+        }
+        self.metadata.list(q)
+    }
+
+    /// Bucket count and bytes.
+    pub fn summary(&self, bucket: &str) -> Result<BucketSummary, Error> {
+        refs::validate_bucket(bucket)?;
+        self.metadata.summary(bucket)
+    }
+
+    /// Deletes the record, then the blob if no other record points to it.
+    pub fn delete(&self, r: &str) -> Result<String, Error> {
+        let rec = self.resolve(r)?;
+        self.metadata.delete(&rec.id)?;
+        self.release_blob(&rec.location.uri)?;
+        Ok(rec.id)
+    }
+
+    /// Deletes `uri` unless a record still points to it. Returns whether it was deleted.
+    fn release_blob(&self, uri: &str) -> Result<bool, Error> {
+        let q = ListQuery { uri: Some(uri.to_string()), limit: 1, ..Default::default() };
+        if self.metadata.list(&q)?.records.is_empty() {
+            return self.storage.delete(uri);
+        }
+        Ok(false)
+    }
+
+    /// Removes expired artifacts and unreferenced content-addressed blobs.
+    pub fn gc(&self) -> Result<GcReport, Error> {
+        let now = (self.now)();
+        let mut report = GcReport::default();
+        loop {
+            let q = ListQuery { expired_before: Some(now), limit: 500, ..Default::default() };
+            let page = self.metadata.list(&q)?;
+            if page.records.is_empty() {
+                break;
+            }
+            for r in page.records {
+                self.metadata.delete(&r.id)?;
+                report.records.push(r.id);
+                if self.release_blob(&r.location.uri)? {
+                    report.blobs.push(r.location.uri);
+                }
+            }
+        }
+        for d in self.storage.drivers() {
+            let prefix = format!("{d}://blobs/");
+            let mut cursor: Option<String> = None;
+            loop {
+                let (uris, next) = self.storage.list_objects(&prefix, cursor.as_deref(), 1000)?;
+                for u in uris {
+                    if self.release_blob(&u)? {
+                        report.blobs.push(u);
+                    }
+                }
+                match next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn short(s: &str) -> String {
+    let s = s.trim();
+    if s.len() > 120 {
+        let mut end = 120;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    } else {
+        s.to_string()
+    }
+}
+
+fn template_var(rec: &Record, opts: &PutOptions, v: &str, sha: &str) -> Option<String> {
+    match v {
+        "execution_id" => opts.execution_id.clone(),
+        "step" => opts.step.clone(),
+        "name" => Some(rec.name.clone()),
+        "bucket" => Some(rec.bucket.clone()),
+        "id" => Some(rec.id.clone()),
+        "sha256" => Some(sha.to_string()),
+        "ext" => Some(ext_for(&rec.content_type, rec.compression)),
+        _ => None,
+    }
+}
+
+enum Target {
+    Content(String),
+    Template(Template),
+}
+
+struct OpenWriter {
+    rec: Record,
+    opts: PutOptions,
+    target: Target,
+    hasher: Sha256,
+    encoder: Option<Encoder>,
+    if_exists: IfExists,
+}
+
+enum WriterState {
+    Open(Box<OpenWriter>),
+    /// get-or-create found the pair: writes are counted and dropped.
+    Existing(Record),
+    Done,
+}
+
+/// A streaming put. Nothing is visible until [`Writer::finish`] returns.
+pub struct Writer {
+    store: Store,
+    state: WriterState,
+    max_bytes: Option<u64>,
+    written: u64,
+}
+
+impl Writer {
+    /// Appends logical bytes.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        self.written += chunk.len() as u64;
+        if let Some(limit) = self.max_bytes {
+            if self.written > limit {
+                self.abort();
+                return Err(Error::TooLarge { limit, needed: self.written });
+            }
+        }
+        match &mut self.state {
+            WriterState::Open(w) => {
+                w.hasher.update(chunk);
+                let r = w.encoder.as_mut().expect("open writer has an encoder").write_all(chunk);
+                if r.is_err() {
+                    self.abort();
+                }
+                r
+            }
+            WriterState::Existing(_) => Ok(()),
+            WriterState::Done => Err(Error::InvalidArgument("writer is finished".into())),
+        }
+    }
+
+    /// Discards everything. Idempotent.
+    pub fn abort(&mut self) {
+        if let WriterState::Open(w) = &mut self.state {
+            if let Some(mut e) = w.encoder.take() {
+                e.sink_mut().writer.abort();
+            }
+        }
+        self.state = WriterState::Done;
+    }
+
+    /// Publishes the blob, then the record.
+    pub fn finish(&mut self) -> Result<PutResult, Error> {
+        match std::mem::replace(&mut self.state, WriterState::Done) {
+            WriterState::Done => Err(Error::InvalidArgument("writer is finished".into())),
+            WriterState::Existing(rec) => {
+                Ok(PutResult { result_ref: crate::result_ref::to_json(&rec), record: rec, created: false })
+            }
+            WriterState::Open(mut w) => {
+                let r = self.publish(&mut w);
+                if r.is_err() {
+                    if let Some(mut e) = w.encoder.take() {
+                        e.sink_mut().writer.abort();
+                    }
+                }
+                r
+            }
+        }
+    }
+
+    fn publish(&self, w: &mut OpenWriter) -> Result<PutResult, Error> {
+        let store = &self.store;
+        let sink = w.encoder.take().expect("open writer has an encoder").finish()?;
+        let mut blob: Box<dyn BlobWriter> = sink.writer;
+        let sha = hex(&std::mem::take(&mut w.hasher).finalize());
+        let mut rec = w.rec.clone();
+        rec.bytes = self.written;
+        rec.stored_bytes = sink.written;
+        rec.sha256 = sha.clone();
+        let (uri, content_addressed) = match &w.target {
+            Target::Content(d) => (
+                format!("{d}://blobs/sha256/{}/{sha}{}", &sha[..2], rec.compression.blob_suffix()),
+                true,
+            ),
+            Target::Template(t) => (t.render(&|v| template_var(&rec, &w.opts, v, &sha))?, false),
+        };
+        rec.location.uri = uri.clone();
+        let overwrite = w.if_exists == IfExists::Overwrite;
+        let publish = if overwrite && !content_addressed { Publish::Overwrite } else { Publish::IfAbsent };
+        let stored_now = blob.commit(&uri, publish)?;
+        if !stored_now && !content_addressed {
+            return Err(Error::Conflict(format!("storage location {uri} is already taken")));
+        }
+        if overwrite {
+            if let Some(old) = store.metadata.get_by_id(&rec.id)? {
+                store.metadata.update(&rec)?;
+                if old.location.uri != uri {
+                    store.release_blob(&old.location.uri)?;
+                }
+                return Ok(PutResult { result_ref: crate::result_ref::to_json(&rec), record: rec, created: true });
+            }
+        }
+        let ins = match store.metadata.insert_if_absent(&rec) {
+            Ok(i) => i,
+            Err(e) => {
+                if stored_now && !content_addressed {
+                    let _ = store.storage.delete(&uri);
+                }
+                return Err(e);
+            }
+        };
+        if !ins.created && stored_now && !content_addressed {
+            // Lost a get-or-create race: withdraw our blob, report the winner.
+            store.storage.delete(&uri)?;
+        }
+        if !ins.created && w.if_exists == IfExists::Fail {
+            return Err(Error::Conflict(format!("{}/{} already exists as {}", rec.bucket, rec.name, ins.record.id)));
+        }
+        Ok(PutResult { result_ref: crate::result_ref::to_json(&ins.record), record: ins.record, created: ins.created })
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+/// A streaming read of one artifact's logical bytes.
+pub struct Reader {
+    meta: Record,
+    uri: String,
+    /// Direct chunks (uncompressed) or a decoding pipeline.
+    src: Source,
+    /// Logical bytes still to return.
+    remaining: u64,
+    /// Logical bytes to discard first (ranges over compressed blobs).
+    skip: u64,
+    hasher: Option<Sha256>,
+    /// Whether this is a full read that must end verified.
+    full: bool,
+    produced: u64,
+    done: bool,
+}
+
+enum Source {
+    Direct(BlobSource),
+    Decoded(Box<dyn Read>),
+}
+
+impl Reader {
+    fn open(store: &Store, rec: Record, range: Option<ByteRange>, max: Option<u64>) -> Result<Self, Error> {
+        let size = rec.bytes;
+        let (offset, len, full) = match range {
+            None => (0, size, true),
+            Some(r) => {
+                let (o, l) = codec::resolve_range(r, size)?;
+                (o, l, o == 0 && l == size)
+            }
+        };
+        if let Some(limit) = max {
+            if len > limit {
+                return Err(Error::TooLarge { limit, needed: len });
+            }
+        }
+        let uri = rec.location.uri.clone();
+        let storage = store.storage.clone();
+        let (src, skip) = match rec.compression {
+            Compression::None => (Source::Direct(BlobSource::new(storage.clone(), &uri, offset, if full { size } else { len })), 0),
+            c => (Source::Decoded(codec::decoder(c, BlobSource::new(storage, &uri, 0, rec.stored_bytes))), offset),
+        };
+        Ok(Reader {
+            uri,
+            src,
+            remaining: len,
+            skip,
+            hasher: full.then(Sha256::new),
+            full,
+            produced: 0,
+            done: false,
+            meta: rec,
+        })
+    }
+
+    pub fn meta(&self) -> &Record {
+        &self.meta
+    }
+
+    fn integrity(&self, why: &str) -> Error {
+        Error::Integrity(format!("artifact {} ({}): {why}", self.meta.id, self.uri))
+    }
+
+    /// Next chunk of at most `max` bytes; empty at the (verified) end.
+    pub fn read(&mut self, max: usize) -> Result<Vec<u8>, Error> {
+        if self.done {
+            return Ok(Vec::new());
+        }
+        if self.remaining == 0 {
+            return self.finish().map(|_| Vec::new());
+        }
+        let want = (max.max(1) as u64).min(self.remaining);
+        let chunk = match &mut self.src {
+            Source::Direct(s) => match s.next_chunk(want)? {
+                Some(c) => c,
+                None => Vec::new(),
+            },
+            Source::Decoded(r) => {
+                while self.skip > 0 {
+                    let mut sink = [0u8; 16 << 10];
+                    let n = (self.skip as usize).min(sink.len());
+                    let got = r.read(&mut sink[..n]).map_err(|e| codec::pipeline_error(e, &self.uri))?;
+                    if got == 0 {
+                        return Err(Error::Integrity(format!(
+                            "artifact {} ({}): stored blob decodes to fewer bytes than recorded",
+                            self.meta.id, self.uri
+                        )));
+                    }
+                    self.skip -= got as u64;
+                }
+                let mut buf = vec![0u8; want as usize];
+                let mut filled = 0;
+                while filled < buf.len() {
+                    let n = r.read(&mut buf[filled..]).map_err(|e| codec::pipeline_error(e, &self.uri))?;
+                    if n == 0 {
+                        break;
+                    }
+                    filled += n;
+                }
+                buf.truncate(filled);
+                buf
+            }
+        };
+        if chunk.is_empty() {
+            return Err(self.integrity("stored blob is shorter than recorded"));
+        }
+        if chunk.len() as u64 > self.remaining {
+            return Err(self.integrity("stored blob is longer than recorded"));
+        }
+        self.remaining -= chunk.len() as u64;
+        self.produced += chunk.len() as u64;
+        if let Some(h) = &mut self.hasher {
+            h.update(&chunk);
+        }
+        if self.remaining == 0 {
+            self.finish()?;
+        }
+        Ok(chunk)
+    }
+
+    /// Verifies a full read at the end: no extra bytes, digest matches.
+    fn finish(&mut self) -> Result<(), Error> {
+        if self.done {
+            return Ok(());
+        }
+        if self.full {
+            let extra = match &mut self.src {
+                Source::Direct(s) => s.storage.stat(&self.uri)?.is_some_and(|n| n > self.meta.bytes),
+                Source::Decoded(r) => {
+                    let mut b = [0u8; 1];
+                    r.read(&mut b).map_err(|e| codec::pipeline_error(e, &self.uri))? > 0
+                }
+            };
+            if extra {
+                self.done = true;
+                return Err(self.integrity("stored blob is longer than recorded"));
+            }
+            if let Some(h) = self.hasher.take() {
+                let got = hex(&h.finalize());
+                if got != self.meta.sha256 {
+                    self.done = true;
+                    return Err(self.integrity(&format!("sha256 mismatch: recorded {}, stored bytes hash to {got}", self.meta.sha256)));
+                }
+            }
+        }
+        self.done = true;
+        Ok(())
+    }
+
+    /// Reads everything left, verifying a full read.
+    pub fn read_to_end(&mut self) -> Result<Vec<u8>, Error> {
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let chunk = self.read(self.remaining.min(64 << 20) as usize)?;
+            if chunk.is_empty() {
+                return Ok(out);
+            }
+            if out.is_empty() {
+                out = chunk;
+            } else {
+                out.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

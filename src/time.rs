@@ -1,0 +1,136 @@
+//! Timestamps (RFC 3339 text for JSON) and TTLs (`30s`, `15m`, `2h`, `1d`, `forever`).
+
+use crate::model::{Error, Timestamp};
+
+fn days_to_civil(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn civil_to_days(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `2026-11-23T14:41:57.123Z`.
+pub fn format_rfc3339(ms: Timestamp) -> String {
+    let secs = (ms / 1000) as i64;
+    let (y, mo, d) = days_to_civil(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60,
+        ms % 1000
+    )
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM)` or a plain integer of milliseconds.
+pub fn parse_rfc3339(s: &str) -> Result<Timestamp, Error> {
+    let bad = || Error::InvalidArgument(format!("invalid timestamp {s:?} (expected RFC 3339)"));
+    if let Ok(ms) = s.parse::<u64>() {
+        return Ok(ms);
+    }
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<u32>().ok()).ok_or_else(bad);
+    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return Err(bad());
+    }
+    let mut rest = &s[19..];
+    let mut frac_ms = 0u64;
+    if let Some(r) = rest.strip_prefix('.') {
+        let n = r.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return Err(bad());
+        }
+        let digits = format!("{:0<3}", &r[..n.min(3)]);
+        frac_ms = digits.parse().map_err(|_| bad())?;
+        rest = &r[n..];
+    }
+    let offset_min: i64 = match rest {
+        "Z" | "z" | "" | "+00:00" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+            let hh: i64 = o[1..3].parse().map_err(|_| bad())?;
+            let mm: i64 = o[4..6].parse().map_err(|_| bad())?;
+            let v = hh * 60 + mm;
+            if o.starts_with('-') { -v } else { v }
+        }
+        _ => return Err(bad()),
+    };
+    let days = civil_to_days(y as i64, mo, d);
+    let secs = days * 86_400 + (h * 3600 + mi * 60 + se) as i64 - offset_min * 60;
+    if secs < 0 {
+        return Err(bad());
+    }
+    Ok(secs as u64 * 1000 + frac_ms)
+}
+
+/// Parses a TTL into milliseconds; `None` means `forever`.
+pub fn parse_ttl(s: &str) -> Result<Option<u64>, Error> {
+    let t = s.trim();
+    if t == "forever" {
+        return Ok(None);
+    }
+    let bad = || Error::InvalidArgument(format!("invalid TTL {s:?} (expected e.g. 30s, 15m, 2h, 1d or forever)"));
+    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let mult = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return Err(bad()),
+    };
+    if n == 0 {
+        return Err(bad());
+    }
+    n.checked_mul(mult).map(Some).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trip() {
+        for ms in [0u64, 951_782_400_000, 1_763_908_917_123, 4_102_444_799_999] {
+            let s = format_rfc3339(ms);
+            assert_eq!(parse_rfc3339(&s).unwrap(), ms, "{s}");
+        }
+        assert_eq!(format_rfc3339(1_763_908_917_123), "2025-11-23T14:41:57.123Z");
+        assert_eq!(parse_rfc3339("2025-11-23T15:41:57.123+01:00").unwrap(), 1_763_908_917_123);
+        assert!(parse_rfc3339("2025-13-01T00:00:00Z").is_err());
+        assert!(parse_rfc3339("yesterday").is_err());
+    }
+
+    #[test]
+    fn ttls() {
+        assert_eq!(parse_ttl("30m").unwrap(), Some(1_800_000));
+        assert_eq!(parse_ttl("1d").unwrap(), Some(86_400_000));
+        assert_eq!(parse_ttl("forever").unwrap(), None);
+        for bad in ["", "m", "10", "5y", "0s", "-1h", "99999999999999999999d"] {
+            assert!(parse_ttl(bad).is_err(), "{bad}");
+        }
+    }
+}
