@@ -21,7 +21,7 @@ pub trait BlobWriter {
 /// The byte store; see WIT `storage`.
 pub trait Storage {
     fn drivers(&self) -> Vec<String>;
-    fn create_writer(&self, driver: &str) -> Result<Box<dyn BlobWriter>, Error>;
+    fn create_writer(&self, driver: &str) -> Result<Box<dyn BlobWriter + Send>, Error>;
     fn read(&self, uri: &str, offset: u64, len: u64) -> Result<Vec<u8>, Error>;
     fn stat(&self, uri: &str) -> Result<Option<u64>, Error>;
     fn list_objects(
@@ -77,18 +77,23 @@ pub mod cursor {
 pub mod mem {
     use super::*;
     use crate::model::Order;
-    use std::cell::RefCell;
     use std::collections::BTreeMap;
-    use std::rc::Rc;
+    use std::sync::{Arc, Mutex, MutexGuard};
+
+    fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    type Objects = Arc<Mutex<BTreeMap<String, Arc<Vec<u8>>>>>;
 
     /// Objects in a map; staged writes live in their writer until commit.
     #[derive(Clone, Default)]
     pub struct MemStorage {
-        pub objects: Rc<RefCell<BTreeMap<String, Rc<Vec<u8>>>>>,
+        pub objects: Objects,
     }
 
     struct MemWriter {
-        objects: Rc<RefCell<BTreeMap<String, Rc<Vec<u8>>>>>,
+        objects: Objects,
         buf: Option<Vec<u8>>,
     }
 
@@ -102,11 +107,11 @@ pub mod mem {
         }
         fn commit(&mut self, uri: &str, publish: Publish) -> Result<bool, Error> {
             let buf = self.buf.take().ok_or_else(|| Error::Storage("writer is finished".into()))?;
-            let mut objects = self.objects.borrow_mut();
+            let mut objects = lock(&self.objects);
             if publish == Publish::IfAbsent && objects.contains_key(uri) {
                 return Ok(false);
             }
-            objects.insert(uri.to_string(), Rc::new(buf));
+            objects.insert(uri.to_string(), Arc::new(buf));
             Ok(true)
         }
         fn abort(&mut self) {
@@ -118,21 +123,21 @@ pub mod mem {
         fn drivers(&self) -> Vec<String> {
             vec!["mem".into()]
         }
-        fn create_writer(&self, driver: &str) -> Result<Box<dyn BlobWriter>, Error> {
+        fn create_writer(&self, driver: &str) -> Result<Box<dyn BlobWriter + Send>, Error> {
             if driver != "mem" {
                 return Err(Error::InvalidArgument(format!("driver {driver:?} is not configured")));
             }
             Ok(Box::new(MemWriter { objects: self.objects.clone(), buf: Some(Vec::new()) }))
         }
         fn read(&self, uri: &str, offset: u64, len: u64) -> Result<Vec<u8>, Error> {
-            let o = self.objects.borrow();
+            let o = lock(&self.objects);
             let b = o.get(uri).ok_or_else(|| Error::NotFound(format!("no object at {uri}")))?;
             let start = offset.min(b.len() as u64) as usize;
             let end = offset.saturating_add(len).min(b.len() as u64) as usize;
             Ok(b[start..end].to_vec())
         }
         fn stat(&self, uri: &str) -> Result<Option<u64>, Error> {
-            Ok(self.objects.borrow().get(uri).map(|b| b.len() as u64))
+            Ok(lock(&self.objects).get(uri).map(|b| b.len() as u64))
         }
         fn list_objects(
             &self,
@@ -140,7 +145,7 @@ pub mod mem {
             cursor: Option<&str>,
             limit: u32,
         ) -> Result<(Vec<String>, Option<String>), Error> {
-            let o = self.objects.borrow();
+            let o = lock(&self.objects);
             let limit = limit.clamp(1, 1000) as usize;
             let mut uris: Vec<String> = o
                 .keys()
@@ -157,19 +162,19 @@ pub mod mem {
             Ok((uris, next))
         }
         fn delete(&self, uri: &str) -> Result<bool, Error> {
-            Ok(self.objects.borrow_mut().remove(uri).is_some())
+            Ok(lock(&self.objects).remove(uri).is_some())
         }
     }
 
     /// Records in a map keyed by id.
     #[derive(Clone, Default)]
     pub struct MemMetadata {
-        pub records: Rc<RefCell<BTreeMap<String, Record>>>,
+        pub records: Arc<Mutex<BTreeMap<String, Record>>>,
     }
 
     impl Metadata for MemMetadata {
         fn insert_if_absent(&self, rec: &Record) -> Result<Inserted, Error> {
-            let mut m = self.records.borrow_mut();
+            let mut m = lock(&self.records);
             if let Some(existing) =
                 m.values().find(|r| r.bucket == rec.bucket && r.name == rec.name)
             {
@@ -182,7 +187,7 @@ pub mod mem {
             Ok(Inserted { record: rec.clone(), created: true })
         }
         fn update(&self, rec: &Record) -> Result<(), Error> {
-            let mut m = self.records.borrow_mut();
+            let mut m = lock(&self.records);
             match m.get_mut(&rec.id) {
                 Some(r) => {
                     *r = rec.clone();
@@ -192,22 +197,20 @@ pub mod mem {
             }
         }
         fn get_by_id(&self, id: &str) -> Result<Option<Record>, Error> {
-            Ok(self.records.borrow().get(id).cloned())
+            Ok(lock(&self.records).get(id).cloned())
         }
         fn get_by_ref(&self, r: &str) -> Result<Option<Record>, Error> {
-            Ok(self.records.borrow().values().find(|x| x.logical_ref == r).cloned())
+            Ok(lock(&self.records).values().find(|x| x.logical_ref == r).cloned())
         }
         fn get_by_name(&self, bucket: &str, name: &str) -> Result<Option<Record>, Error> {
-            Ok(self
-                .records
-                .borrow()
+            Ok(lock(&self.records)
                 .values()
                 .find(|x| x.bucket == bucket && x.name == name)
                 .cloned())
         }
         fn list(&self, q: &ListQuery) -> Result<Page, Error> {
             let after = q.cursor.as_deref().map(cursor::decode).transpose()?;
-            let m = self.records.borrow();
+            let m = lock(&self.records);
             let mut rows: Vec<&Record> = m.values().filter(|r| q.matches(r)).collect();
             rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
             if q.order == Order::NewestFirst {
@@ -234,7 +237,7 @@ pub mod mem {
             Ok(Page { records, next_cursor })
         }
         fn summary(&self, bucket: &str) -> Result<BucketSummary, Error> {
-            let m = self.records.borrow();
+            let m = lock(&self.records);
             let mut s = BucketSummary::default();
             for r in m.values().filter(|r| r.bucket == bucket) {
                 s.count += 1;
@@ -243,7 +246,7 @@ pub mod mem {
             Ok(s)
         }
         fn delete(&self, id: &str) -> Result<bool, Error> {
-            Ok(self.records.borrow_mut().remove(id).is_some())
+            Ok(lock(&self.records).remove(id).is_some())
         }
         fn touch(&self, _id: &str, _at: Timestamp) -> Result<(), Error> {
             Ok(())

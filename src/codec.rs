@@ -153,7 +153,7 @@ pub fn pipeline_error(e: io::Error, uri: &str) -> Error {
 
 /// Buffers encoded output and forwards it to a storage writer in large chunks.
 pub struct Sink {
-    pub writer: Box<dyn BlobWriter>,
+    pub writer: Box<dyn BlobWriter + Send>,
     buf: Vec<u8>,
     pub written: u64,
 }
@@ -162,7 +162,7 @@ pub struct Sink {
 pub const WRITE_CHUNK: usize = 1 << 20;
 
 impl Sink {
-    pub fn new(writer: Box<dyn BlobWriter>) -> Self {
+    pub fn new(writer: Box<dyn BlobWriter + Send>) -> Self {
         Sink { writer, buf: Vec::new(), written: 0 }
     }
     fn flush_buf(&mut self) -> Result<(), Error> {

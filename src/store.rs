@@ -429,7 +429,7 @@ impl Writer {
     fn publish(&self, w: &mut OpenWriter) -> Result<PutResult, Error> {
         let store = &self.store;
         let sink = w.encoder.take().expect("open writer has an encoder").finish()?;
-        let mut blob: Box<dyn BlobWriter> = sink.writer;
+        let mut blob: Box<dyn BlobWriter + Send> = sink.writer;
         let sha = hex(&std::mem::take(&mut w.hasher).finalize());
         let mut rec = w.rec.clone();
         rec.bytes = self.written;

@@ -1,1 +1,6 @@
+//! The wasmtime host of the artifact component: backends, the sandboxed runtime, and the pieces
+//! the `artifact` CLI and HTTP server are made of.
 
+pub mod conformance;
+pub mod metadata;
+pub mod storage;

@@ -47,7 +47,7 @@ fn same_bytes_are_stored_once() {
     let b = put(&st, b"[1,2,3]", |o| o.name = Some("b".into()));
     assert_ne!(a.record.id, b.record.id);
     assert_eq!(a.record.location.uri, b.record.location.uri);
-    assert_eq!(mem.objects.borrow().len(), 1);
+    assert_eq!(mem.objects.lock().unwrap().len(), 1);
 }
 
 #[test]
@@ -75,21 +75,21 @@ fn corruption_is_an_integrity_error() {
         let (st, mem) = store();
         let p = put(&st, &vec![7u8; 5000], |o| o.compression = Some(c));
         {
-            let mut objs = mem.objects.borrow_mut();
+            let mut objs = mem.objects.lock().unwrap();
             let blob = objs.get_mut(&p.record.location.uri).unwrap();
             let mut v = (**blob).clone();
             let i = v.len() / 2;
             v[i] ^= 0x01;
-            *blob = Rc::new(v);
+            *blob = std::sync::Arc::new(v);
         }
         let e = bytes(&st, &p.record.id, |_| {}).unwrap_err();
         assert!(matches!(e, Error::Integrity(_)), "{c:?}: {e:?}");
     }
     let (st, mem) = store();
     let p = put(&st, b"hello", |_| {});
-    mem.objects.borrow_mut().insert(p.record.location.uri.clone(), Rc::new(b"hello!".to_vec()));
+    mem.objects.lock().unwrap().insert(p.record.location.uri.clone(), std::sync::Arc::new(b"hello!".to_vec()));
     assert!(matches!(bytes(&st, &p.record.id, |_| {}), Err(Error::Integrity(_))));
-    mem.objects.borrow_mut().insert(p.record.location.uri.clone(), Rc::new(b"hell".to_vec()));
+    mem.objects.lock().unwrap().insert(p.record.location.uri.clone(), std::sync::Arc::new(b"hell".to_vec()));
     assert!(matches!(bytes(&st, &p.record.id, |_| {}), Err(Error::Integrity(_))));
 }
 
@@ -100,14 +100,14 @@ fn get_or_create_and_policies() {
     let b = put(&st, b"2", |o| { o.bucket = Some("b".into()); o.name = Some("n".into()); });
     assert!(a.created && !b.created);
     assert_eq!(a.record, b.record);
-    assert_eq!(mem.objects.borrow().len(), 1);
+    assert_eq!(mem.objects.lock().unwrap().len(), 1);
     let mut o = PutOptions { bucket: Some("b".into()), name: Some("n".into()), if_exists: Some(IfExists::Fail), ..Default::default() };
     assert!(matches!(st.put(b"3", &o), Err(Error::Conflict(_))));
     o.if_exists = Some(IfExists::Overwrite);
     let c = st.put(b"3", &o).unwrap();
     assert_eq!(c.record.id, a.record.id);
     assert_eq!(bytes(&st, "b/n", |_| {}).unwrap(), b"3");
-    assert_eq!(mem.objects.borrow().len(), 1, "old blob released");
+    assert_eq!(mem.objects.lock().unwrap().len(), 1, "old blob released");
 }
 
 #[test]
@@ -124,7 +124,7 @@ fn bad_input_changes_nothing() {
     ] {
         assert!(st.put(b"[1,2,3]", &o).is_err(), "{o:?}");
     }
-    assert!(mem.objects.borrow().is_empty());
+    assert!(mem.objects.lock().unwrap().is_empty());
     assert!(st.list(&ListQuery { limit: 10, ..Default::default() }).unwrap().records.is_empty());
     assert!(matches!(st.get("garbage ref", &GetOptions::default()), Err(Error::InvalidRef(_))));
     assert!(matches!(st.get("01ARZ3NDEKTSV4RRFFQ69G5FAV", &GetOptions::default()), Err(Error::NotFound(_))));
@@ -151,7 +151,7 @@ fn templates_expiry_and_gc() {
     assert_eq!(report.records, vec![p.record.id.clone()]);
     assert_eq!(report.blobs, vec![p.record.location.uri.clone()]);
     assert!(st.get(&keep.record.id, &GetOptions::default()).is_ok());
-    assert_eq!(mem.objects.borrow().len(), 1);
+    assert_eq!(mem.objects.lock().unwrap().len(), 1);
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn streaming_reader_and_writer() {
     let mut w = st2.open_writer(&PutOptions::default()).unwrap();
     w.write(b"abc").unwrap();
     drop(w);
-    assert!(mem.objects.borrow().is_empty());
+    assert!(mem.objects.lock().unwrap().is_empty());
 }
 
 #[test]

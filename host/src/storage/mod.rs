@@ -1,0 +1,72 @@
+//! Storage backends, selected by URI, and the router that presents them to the component as one
+//! `storage` import (routing each object URI by its scheme).
+
+pub mod fs;
+
+pub use artifact_component::backend::mem::MemStorage;
+pub use artifact_component::backend::{BlobWriter, Publish, Storage};
+use artifact_component::model::Error;
+use std::sync::Arc;
+
+/// A storage backend shared across threads.
+pub type SharedStorage = Arc<dyn Storage + Send + Sync>;
+
+/// Opens a backend from its URI: `fs:///abs/path`, `fs://./rel/path` or `mem://`.
+pub fn open(uri: &str) -> Result<SharedStorage, Error> {
+    if let Some(path) = uri.strip_prefix("fs://") {
+        return Ok(Arc::new(fs::FsStorage::open(path)?));
+    }
+    if uri == "mem://" || uri == "mem" {
+        return Ok(Arc::new(MemStorage::default()));
+    }
+    Err(Error::InvalidArgument(format!(
+        "unsupported storage URI {uri:?} (expected fs:///path or mem://)"
+    )))
+}
+
+/// Routes object URIs to the backend whose driver matches their scheme.
+#[derive(Clone)]
+pub struct Router {
+    backends: Vec<(String, SharedStorage)>,
+}
+
+impl Router {
+    /// The first backend is the default driver for new blobs.
+    pub fn new(backends: Vec<SharedStorage>) -> Self {
+        let backends = backends
+            .into_iter()
+            .flat_map(|b| b.drivers().into_iter().map(move |d| (d, b.clone())))
+            .collect();
+        Router { backends }
+    }
+
+    fn route(&self, uri: &str) -> Result<&SharedStorage, Error> {
+        let scheme = uri.split_once("://").map(|(s, _)| s).unwrap_or("");
+        self.backends
+            .iter()
+            .find(|(d, _)| d == scheme)
+            .map(|(_, b)| b)
+            .ok_or_else(|| Error::InvalidArgument(format!("no storage driver configured for {uri:?}")))
+    }
+}
+
+impl Storage for Router {
+    fn drivers(&self) -> Vec<String> {
+        self.backends.iter().map(|(d, _)| d.clone()).collect()
+    }
+    fn create_writer(&self, driver: &str) -> Result<Box<dyn BlobWriter + Send>, Error> {
+        self.route(&format!("{driver}://"))?.create_writer(driver)
+    }
+    fn read(&self, uri: &str, offset: u64, len: u64) -> Result<Vec<u8>, Error> {
+        self.route(uri)?.read(uri, offset, len)
+    }
+    fn stat(&self, uri: &str) -> Result<Option<u64>, Error> {
+        self.route(uri)?.stat(uri)
+    }
+    fn list_objects(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<(Vec<String>, Option<String>), Error> {
+        self.route(prefix)?.list_objects(prefix, cursor, limit)
+    }
+    fn delete(&self, uri: &str) -> Result<bool, Error> {
+        self.route(uri)?.delete(uri)
+    }
+}
