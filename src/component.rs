@@ -1,0 +1,447 @@
+//! Component glue: the generated bindings (private), the WIT imports presented as the engine's
+//! [`Storage`]/[`Metadata`] traits, and the `artifacts` export delegating to [`Store`]. No
+//! semantics live here, only conversions.
+
+mod bindings {
+    wit_bindgen::generate!({
+        world: "artifact-store",
+        path: "wit",
+        generate_all,
+    });
+}
+
+use crate::backend::{BlobWriter, Inserted, Metadata, Publish, Storage};
+use crate::model as m;
+use crate::store::{self, Store};
+use bindings::artifact::store::{metadata as wm, storage as ws, types as wt};
+use bindings::exports::artifact::store::artifacts as wa;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+struct Component;
+bindings::export!(Component with_types_in bindings);
+
+// ---------- conversions ----------
+
+fn err_in(e: wt::Error) -> m::Error {
+    use wt::Error as E;
+    match e {
+        E::NotFound(s) => m::Error::NotFound(s),
+        E::InvalidRef(s) => m::Error::InvalidRef(s),
+        E::InvalidArgument(s) => m::Error::InvalidArgument(s),
+        E::TooLarge(i) => m::Error::TooLarge { limit: i.limit, needed: i.needed },
+        E::RangeNotSatisfiable(n) => m::Error::RangeNotSatisfiable(n),
+        E::Integrity(s) => m::Error::Integrity(s),
+        E::Decode(s) => m::Error::Decode(s),
+        E::Conflict(s) => m::Error::Conflict(s),
+        E::Forbidden(s) => m::Error::Forbidden(s),
+        E::Expired(s) => m::Error::Expired(s),
+        E::Storage(s) => m::Error::Storage(s),
+        E::Metadata(s) => m::Error::Metadata(s),
+    }
+}
+
+fn err_out(e: m::Error) -> wt::Error {
+    use m::Error as E;
+    match e {
+        E::NotFound(s) => wt::Error::NotFound(s),
+        E::InvalidRef(s) => wt::Error::InvalidRef(s),
+        E::InvalidArgument(s) => wt::Error::InvalidArgument(s),
+        E::TooLarge { limit, needed } => wt::Error::TooLarge(wt::TooLargeInfo { limit, needed }),
+        E::RangeNotSatisfiable(n) => wt::Error::RangeNotSatisfiable(n),
+        E::Integrity(s) => wt::Error::Integrity(s),
+        E::Decode(s) => wt::Error::Decode(s),
+        E::Conflict(s) => wt::Error::Conflict(s),
+        E::Forbidden(s) => wt::Error::Forbidden(s),
+        E::Expired(s) => wt::Error::Expired(s),
+        E::Storage(s) => wt::Error::Storage(s),
+        E::Metadata(s) => wt::Error::Metadata(s),
+    }
+}
+
+fn compression_in(c: wt::Compression) -> m::Compression {
+    match c {
+        wt::Compression::None => m::Compression::None,
+        wt::Compression::Gzip => m::Compression::Gzip,
+        wt::Compression::Deflate => m::Compression::Deflate,
+    }
+}
+fn compression_out(c: m::Compression) -> wt::Compression {
+    match c {
+        m::Compression::None => wt::Compression::None,
+        m::Compression::Gzip => wt::Compression::Gzip,
+        m::Compression::Deflate => wt::Compression::Deflate,
+    }
+}
+fn scope_in(s: wt::Scope) -> m::Scope {
+    match s {
+        wt::Scope::Step => m::Scope::Step,
+        wt::Scope::Execution => m::Scope::Execution,
+        wt::Scope::Workflow => m::Scope::Workflow,
+        wt::Scope::Permanent => m::Scope::Permanent,
+    }
+}
+fn scope_out(s: m::Scope) -> wt::Scope {
+    match s {
+        m::Scope::Step => wt::Scope::Step,
+        m::Scope::Execution => wt::Scope::Execution,
+        m::Scope::Workflow => wt::Scope::Workflow,
+        m::Scope::Permanent => wt::Scope::Permanent,
+    }
+}
+fn kind_in(k: wt::ArtifactKind) -> m::Kind {
+    match k {
+        wt::ArtifactKind::ResultRef => m::Kind::ResultRef,
+        wt::ArtifactKind::TempRef => m::Kind::TempRef,
+        wt::ArtifactKind::Manifest => m::Kind::Manifest,
+    }
+}
+fn kind_out(k: m::Kind) -> wt::ArtifactKind {
+    match k {
+        m::Kind::ResultRef => wt::ArtifactKind::ResultRef,
+        m::Kind::TempRef => wt::ArtifactKind::TempRef,
+        m::Kind::Manifest => wt::ArtifactKind::Manifest,
+    }
+}
+
+fn record_in(r: wt::ArtifactRecord) -> m::Record {
+    m::Record {
+        id: r.id,
+        bucket: r.bucket,
+        name: r.name,
+        logical_ref: r.logical_ref,
+        kind: kind_in(r.kind),
+        content_type: r.content_type,
+        compression: compression_in(r.compression),
+        bytes: r.bytes,
+        stored_bytes: r.stored_bytes,
+        sha256: r.sha256,
+        location: m::Location { driver: r.location.driver, uri: r.location.uri },
+        scope: scope_in(r.scope),
+        store_tier: r.store_tier,
+        execution_id: r.execution_id,
+        created_by: r.created_by,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        expires_at: r.expires_at,
+        preview: r.preview,
+        extracted: r.extracted,
+    }
+}
+
+fn record_out(r: m::Record) -> wt::ArtifactRecord {
+    wt::ArtifactRecord {
+        id: r.id,
+        bucket: r.bucket,
+        name: r.name,
+        logical_ref: r.logical_ref,
+        kind: kind_out(r.kind),
+        content_type: r.content_type,
+        compression: compression_out(r.compression),
+        bytes: r.bytes,
+        stored_bytes: r.stored_bytes,
+        sha256: r.sha256,
+        location: wt::Location { driver: r.location.driver, uri: r.location.uri },
+        scope: scope_out(r.scope),
+        store_tier: r.store_tier,
+        execution_id: r.execution_id,
+        created_by: r.created_by,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        expires_at: r.expires_at,
+        preview: r.preview,
+        extracted: r.extracted,
+    }
+}
+
+fn range_in(r: wt::ByteRange) -> m::ByteRange {
+    match r {
+        wt::ByteRange::Bounded(b) => m::ByteRange::Bounded { start: b.start, end: b.end },
+        wt::ByteRange::From(s) => m::ByteRange::From(s),
+        wt::ByteRange::Suffix(n) => m::ByteRange::Suffix(n),
+    }
+}
+
+fn query_in(q: wt::ListQuery) -> m::ListQuery {
+    m::ListQuery {
+        bucket: q.bucket,
+        name: q.name,
+        name_prefix: q.name_prefix,
+        created_by: q.created_by,
+        created_after: q.created_after,
+        created_before: q.created_before,
+        uri: q.uri,
+        expired_before: q.expired_before,
+        order: match q.order {
+            wt::Order::OldestFirst => m::Order::OldestFirst,
+            wt::Order::NewestFirst => m::Order::NewestFirst,
+        },
+        cursor: q.cursor,
+        limit: q.limit,
+    }
+}
+
+fn query_out(q: &m::ListQuery) -> wt::ListQuery {
+    wt::ListQuery {
+        bucket: q.bucket.clone(),
+        name: q.name.clone(),
+        name_prefix: q.name_prefix.clone(),
+        created_by: q.created_by.clone(),
+        created_after: q.created_after,
+        created_before: q.created_before,
+        uri: q.uri.clone(),
+        expired_before: q.expired_before,
+        order: match q.order {
+            m::Order::OldestFirst => wt::Order::OldestFirst,
+            m::Order::NewestFirst => wt::Order::NewestFirst,
+        },
+        cursor: q.cursor.clone(),
+        limit: q.limit,
+    }
+}
+
+fn get_options_in(o: wa::GetOptions) -> m::GetOptions {
+    m::GetOptions {
+        mode: o.mode.map(|x| match x {
+            wt::Mode::Json => m::Mode::Json,
+            wt::Mode::Text => m::Mode::Text,
+            wt::Mode::Bytes => m::Mode::Bytes,
+        }),
+        max_bytes: o.max_bytes,
+        range: o.range.map(range_in),
+        resolve_manifest: o.resolve_manifest,
+        manifest_limits: o.manifest_limits.map(|l| m::ManifestLimits { max_depth: l.max_depth, max_parts: l.max_parts }),
+    }
+}
+
+fn put_options_in(o: wa::PutOptions) -> m::PutOptions {
+    m::PutOptions {
+        content_type: o.content_type,
+        compression: o.compression.map(compression_in),
+        bucket: o.bucket,
+        name: o.name,
+        if_exists: o.if_exists.map(|x| match x {
+            wt::IfExists::Get => m::IfExists::Get,
+            wt::IfExists::Overwrite => m::IfExists::Overwrite,
+            wt::IfExists::Fail => m::IfExists::Fail,
+        }),
+        created_by: o.created_by,
+        store: o.store,
+        execution_id: o.execution_id,
+        step: o.step,
+        scope: o.scope.map(scope_in),
+        ttl: o.ttl,
+        kind: o.kind.map(kind_in),
+        max_bytes: o.max_bytes,
+    }
+}
+
+fn body_out(b: m::Body) -> wa::Body {
+    match b {
+        m::Body::Json(s) => wa::Body::Json(s),
+        m::Body::Text(s) => wa::Body::Text(s),
+        m::Body::Bytes(v) => wa::Body::Bytes(v),
+    }
+}
+
+fn put_result_out(p: m::PutResult) -> wa::PutResult {
+    wa::PutResult { record: record_out(p.record), created: p.created, result_ref: p.result_ref }
+}
+
+fn page_out(p: m::Page) -> wt::Page {
+    wt::Page { records: p.records.into_iter().map(record_out).collect(), next_cursor: p.next_cursor }
+}
+
+// ---------- imports as engine traits ----------
+
+struct ImportedStorage;
+struct ImportedWriter(Option<ws::Writer>);
+
+impl BlobWriter for ImportedWriter {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), m::Error> {
+        let w = self.0.as_ref().ok_or_else(|| m::Error::Storage("writer is finished".into()))?;
+        w.write(chunk).map_err(err_in)
+    }
+    fn commit(&mut self, uri: &str, publish: Publish) -> Result<bool, m::Error> {
+        let w = self.0.take().ok_or_else(|| m::Error::Storage("writer is finished".into()))?;
+        let p = match publish {
+            Publish::IfAbsent => ws::Publish::IfAbsent,
+            Publish::Overwrite => ws::Publish::Overwrite,
+        };
+        w.commit(uri, p).map_err(err_in)
+    }
+    fn abort(&mut self) {
+        if let Some(w) = self.0.take() {
+            w.abort();
+        }
+    }
+}
+
+impl Storage for ImportedStorage {
+    fn drivers(&self) -> Vec<String> {
+        ws::drivers()
+    }
+    fn create_writer(&self, driver: &str) -> Result<Box<dyn BlobWriter + Send>, m::Error> {
+        ws::create_writer(driver).map(|w| Box::new(ImportedWriter(Some(w))) as _).map_err(err_in)
+    }
+    fn read(&self, uri: &str, offset: u64, len: u64) -> Result<Vec<u8>, m::Error> {
+        ws::read(uri, offset, len).map_err(err_in)
+    }
+    fn stat(&self, uri: &str) -> Result<Option<u64>, m::Error> {
+        ws::stat(uri).map(|s| s.map(|s| s.size)).map_err(err_in)
+    }
+    fn list_objects(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<(Vec<String>, Option<String>), m::Error> {
+        ws::list_objects(prefix, cursor, limit).map(|p| (p.uris, p.next_cursor)).map_err(err_in)
+    }
+    fn delete(&self, uri: &str) -> Result<bool, m::Error> {
+        ws::delete(uri).map_err(err_in)
+    }
+}
+
+struct ImportedMetadata;
+
+impl Metadata for ImportedMetadata {
+    fn insert_if_absent(&self, rec: &m::Record) -> Result<Inserted, m::Error> {
+        wm::insert_if_absent(&record_out(rec.clone()))
+            .map(|i| Inserted { record: record_in(i.record), created: i.created })
+            .map_err(err_in)
+    }
+    fn update(&self, rec: &m::Record) -> Result<(), m::Error> {
+        wm::update(&record_out(rec.clone())).map_err(err_in)
+    }
+    fn get_by_id(&self, id: &str) -> Result<Option<m::Record>, m::Error> {
+        wm::get_by_id(id).map(|r| r.map(record_in)).map_err(err_in)
+    }
+    fn get_by_ref(&self, r: &str) -> Result<Option<m::Record>, m::Error> {
+        wm::get_by_ref(r).map(|r| r.map(record_in)).map_err(err_in)
+    }
+    fn get_by_name(&self, bucket: &str, name: &str) -> Result<Option<m::Record>, m::Error> {
+        wm::get_by_name(bucket, name).map(|r| r.map(record_in)).map_err(err_in)
+    }
+    fn list(&self, q: &m::ListQuery) -> Result<m::Page, m::Error> {
+        wm::list(&query_out(q))
+            .map(|p| m::Page { records: p.records.into_iter().map(record_in).collect(), next_cursor: p.next_cursor })
+            .map_err(err_in)
+    }
+    fn summary(&self, bucket: &str) -> Result<m::BucketSummary, m::Error> {
+        wm::summary(bucket).map(|s| m::BucketSummary { count: s.count, total_bytes: s.total_bytes }).map_err(err_in)
+    }
+    fn delete(&self, id: &str) -> Result<bool, m::Error> {
+        wm::delete(id).map_err(err_in)
+    }
+    fn touch(&self, id: &str, at: m::Timestamp) -> Result<(), m::Error> {
+        wm::touch(id, at).map_err(err_in)
+    }
+}
+
+fn engine() -> Store {
+    Store::new(Rc::new(ImportedStorage), Rc::new(ImportedMetadata))
+}
+
+fn not_yet(what: &str) -> wt::Error {
+    wt::Error::InvalidArgument(format!("{what} is not supported by this build yet"))
+}
+
+// ---------- exports ----------
+
+struct ReaderRes(RefCell<store::Reader>);
+struct WriterRes(RefCell<store::Writer>);
+struct PartsRes;
+
+impl wa::GuestReader for ReaderRes {
+    fn meta(&self) -> wt::ArtifactRecord {
+        record_out(self.0.borrow().meta().clone())
+    }
+    fn read(&self, max: u32) -> Result<Vec<u8>, wt::Error> {
+        self.0.borrow_mut().read(max as usize).map_err(err_out)
+    }
+}
+
+impl wa::GuestWriter for WriterRes {
+    fn write(&self, chunk: Vec<u8>) -> Result<(), wt::Error> {
+        self.0.borrow_mut().write(&chunk).map_err(err_out)
+    }
+    fn finish(&self) -> Result<wa::PutResult, wt::Error> {
+        self.0.borrow_mut().finish().map(put_result_out).map_err(err_out)
+    }
+    fn abort(&self) {
+        self.0.borrow_mut().abort()
+    }
+}
+
+impl wa::GuestPartReader for PartsRes {
+    fn meta(&self) -> wt::ArtifactRecord {
+        unreachable!("part readers are never constructed yet")
+    }
+    fn next(&self) -> Result<Option<wa::Part>, wt::Error> {
+        Err(not_yet("manifest part reading"))
+    }
+}
+
+impl wa::Guest for Component {
+    type Reader = ReaderRes;
+    type Writer = WriterRes;
+    type PartReader = PartsRes;
+
+    fn get(r: String, options: wa::GetOptions) -> Result<wa::GetResult, wt::Error> {
+        let g = engine().get(&r, &get_options_in(options)).map_err(err_out)?;
+        Ok(wa::GetResult { data: body_out(g.data), meta: record_out(g.meta) })
+    }
+    fn head(r: String) -> Result<wt::ArtifactRecord, wt::Error> {
+        engine().head(&r).map(record_out).map_err(err_out)
+    }
+    fn put(data: Vec<u8>, options: wa::PutOptions) -> Result<wa::PutResult, wt::Error> {
+        engine().put(&data, &put_options_in(options)).map(put_result_out).map_err(err_out)
+    }
+    fn open_reader(r: String, options: wa::GetOptions) -> Result<wa::Reader, wt::Error> {
+        let rd = engine().open_reader(&r, &get_options_in(options)).map_err(err_out)?;
+        Ok(wa::Reader::new(ReaderRes(RefCell::new(rd))))
+    }
+    fn open_writer(options: wa::PutOptions) -> Result<wa::Writer, wt::Error> {
+        let w = engine().open_writer(&put_options_in(options)).map_err(err_out)?;
+        Ok(wa::Writer::new(WriterRes(RefCell::new(w))))
+    }
+    fn find(bucket: String, name: String) -> Result<wt::ArtifactRecord, wt::Error> {
+        engine().find(&bucket, &name).map(record_out).map_err(err_out)
+    }
+    fn list(query: wt::ListQuery) -> Result<wt::Page, wt::Error> {
+        engine().list(&query_in(query)).map(page_out).map_err(err_out)
+    }
+    fn summary(bucket: String) -> Result<wt::BucketSummary, wt::Error> {
+        engine()
+            .summary(&bucket)
+            .map(|s| wt::BucketSummary { count: s.count, total_bytes: s.total_bytes })
+            .map_err(err_out)
+    }
+    fn delete(r: String) -> Result<String, wt::Error> {
+        engine().delete(&r).map_err(err_out)
+    }
+    fn gc() -> Result<wa::GcReport, wt::Error> {
+        engine().gc().map(|g| wa::GcReport { records: g.records, blobs: g.blobs }).map_err(err_out)
+    }
+    fn externalize(_result: String, _options: wa::ExternalizeOptions) -> wa::Externalized {
+        wa::Externalized {
+            inline: None,
+            result_ref: None,
+            preview: "null".into(),
+            extracted: "{}".into(),
+            error: Some(not_yet("externalize")),
+        }
+    }
+    fn sign(_r: String, _ttl: u64, _o: wa::SignOptions) -> Result<String, wt::Error> {
+        Err(not_yet("signing"))
+    }
+    fn manifest_create(_o: wa::ManifestOptions, _p: Vec<String>) -> Result<wa::PutResult, wt::Error> {
+        Err(not_yet("manifests"))
+    }
+    fn manifest_add(_m: String, _p: String, _i: Option<u32>) -> Result<wa::PutResult, wt::Error> {
+        Err(not_yet("manifests"))
+    }
+    fn manifest_complete(_m: String) -> Result<wa::PutResult, wt::Error> {
+        Err(not_yet("manifests"))
+    }
+    fn open_parts(_m: String, _o: wa::GetOptions) -> Result<wa::PartReader, wt::Error> {
+        Err(not_yet("manifests"))
+    }
+}
+
