@@ -233,6 +233,7 @@ fn put_options_in(o: wa::PutOptions) -> m::PutOptions {
         ttl: o.ttl,
         kind: o.kind.map(kind_in),
         max_bytes: o.max_bytes,
+        precompressed: o.precompressed,
     }
 }
 

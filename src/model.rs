@@ -325,6 +325,7 @@ pub struct PutOptions {
     pub ttl: Option<String>,
     pub kind: Option<Kind>,
     pub max_bytes: Option<u64>,
+    pub precompressed: Option<bool>,
 }
 
 /// Bounds on manifest resolution.
