@@ -239,6 +239,96 @@ impl Encoder {
     }
 }
 
+/// Counts and hashes logical bytes coming out of a [`Verifier`], refusing more than `limit`.
+pub struct Tally {
+    /// SHA-256 over every logical byte seen.
+    pub hasher: sha2::Sha256,
+    /// Logical bytes seen.
+    pub count: u64,
+    /// Cap on `count`; exceeding it fails the write with [`Error::TooLarge`].
+    pub limit: Option<u64>,
+}
+
+impl Write for Tally {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        use sha2::Digest;
+        self.count = self.count.saturating_add(data.len() as u64);
+        if let Some(limit) = self.limit {
+            if self.count > limit {
+                return Err(io::Error::other(Error::TooLarge { limit, needed: self.count }));
+            }
+        }
+        self.hasher.update(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Write-side decoder for blobs that arrive already encoded (`precompressed` puts): the encoded
+/// bytes are stored unchanged while this decodes them once to learn the logical size and SHA-256.
+/// Gzip input may have several members (as `cat a.gz b.gz` makes); deflate input is one zlib
+/// stream. Anything that does not decode completely, including trailing garbage and truncated
+/// streams, is [`Error::Decode`].
+pub enum Verifier {
+    /// RFC 1952, every member.
+    Gzip(flate2::write::MultiGzDecoder<Tally>),
+    /// RFC 1950 (zlib).
+    Deflate(flate2::write::ZlibDecoder<Tally>),
+}
+
+impl Verifier {
+    /// A verifier for `c`; `none` has nothing to decode and is [`Error::InvalidArgument`].
+    pub fn new(c: Compression, limit: Option<u64>) -> Result<Self, Error> {
+        let tally = Tally { hasher: sha2::Digest::new(), count: 0, limit };
+        match c {
+            Compression::Gzip => Ok(Verifier::Gzip(flate2::write::MultiGzDecoder::new(tally))),
+            Compression::Deflate => Ok(Verifier::Deflate(flate2::write::ZlibDecoder::new(tally))),
+            Compression::None => Err(Error::InvalidArgument(
+                "precompressed data needs compression gzip or deflate".into(),
+            )),
+        }
+    }
+
+    fn compression(&self) -> &'static str {
+        match self {
+            Verifier::Gzip(_) => "gzip",
+            Verifier::Deflate(_) => "deflate",
+        }
+    }
+
+    fn error(&self, e: io::Error) -> Error {
+        if e.get_ref().is_some_and(|i| i.is::<Error>()) {
+            return *e.into_inner().expect("checked").downcast::<Error>().expect("checked");
+        }
+        Error::Decode(format!("precompressed data is not valid {}: {e}", self.compression()))
+    }
+
+    /// Feeds encoded bytes.
+    pub fn write_all(&mut self, data: &[u8]) -> Result<(), Error> {
+        let r = match self {
+            Verifier::Gzip(d) => d.write_all(data),
+            Verifier::Deflate(d) => d.write_all(data),
+        };
+        r.map_err(|e| self.error(e))
+    }
+
+    /// Checks that the input ended exactly at the end of a complete stream and returns the tally.
+    pub fn finish(mut self) -> Result<Tally, Error> {
+        let r = match &mut self {
+            Verifier::Gzip(d) => d.try_finish(),
+            Verifier::Deflate(d) => d.try_finish(),
+        };
+        r.map_err(|e| self.error(e))?;
+        let r = match self {
+            Verifier::Gzip(d) => d.finish(),
+            Verifier::Deflate(d) => d.finish(),
+        };
+        r.map_err(|e| Error::Decode(format!("precompressed data does not decode: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! directly.
 
 use crate::backend::{BlobWriter, Metadata, Publish, Storage};
-use crate::codec::{self, BlobSource, Encoder, Sink};
+use crate::codec::{self, BlobSource, Encoder, Sink, Verifier};
 use crate::ids;
 use crate::model::*;
 use crate::refs::{self, Logical, Ref};
@@ -159,6 +159,12 @@ impl Store {
             return Err(Error::InvalidArgument(format!("invalid content type {content_type:?}")));
         }
         let compression = opts.compression.unwrap_or_default();
+        let precompressed = opts.precompressed.unwrap_or(false);
+        if precompressed && compression == Compression::None {
+            return Err(Error::InvalidArgument(
+                "precompressed data needs compression gzip or deflate (got none)".into(),
+            ));
+        }
         let expires_at = match &opts.ttl {
             None => None,
             Some(t) => crate::time::parse_ttl(t)?.map(|ms| now.saturating_add(ms)),
@@ -230,10 +236,16 @@ impl Store {
             let fake = "0".repeat(64);
             t.render(&|v| template_var(&rec, opts, v, &fake))?;
         }
+        // Precompressed writes count encoded bytes here; the verifier enforces the cap on the
+        // logical size instead.
+        let raw_cap = if precompressed { None } else { opts.max_bytes };
         if let (Some(e), IfExists::Get) = (existing, if_exists) {
-            return Ok(Writer { store: self.clone(), state: WriterState::Existing(e), max_bytes: opts.max_bytes, written: 0 });
+            return Ok(Writer { store: self.clone(), state: WriterState::Existing(e), max_bytes: raw_cap, written: 0 });
         }
+        let verifier = if precompressed { Some(Verifier::new(compression, opts.max_bytes)?) } else { None };
         let w = self.storage.create_writer(&driver)?;
+        // Precompressed chunks pass to storage unchanged.
+        let stored_as = if precompressed { Compression::None } else { compression };
         Ok(Writer {
             store: self.clone(),
             state: WriterState::Open(Box::new(OpenWriter {
@@ -241,10 +253,11 @@ impl Store {
                 opts: opts.clone(),
                 target,
                 hasher: Sha256::new(),
-                encoder: Some(Encoder::new(compression, Sink::new(w))),
+                encoder: Some(Encoder::new(stored_as, Sink::new(w))),
+                verifier,
                 if_exists,
             })),
-            max_bytes: opts.max_bytes,
+            max_bytes: raw_cap,
             written: 0,
         })
     }
@@ -355,6 +368,9 @@ struct OpenWriter {
     target: Target,
     hasher: Sha256,
     encoder: Option<Encoder>,
+    /// Set for precompressed puts: decodes the written (encoded) bytes to learn the logical size
+    /// and digest; `hasher` is then unused.
+    verifier: Option<Verifier>,
     if_exists: IfExists,
 }
 
@@ -369,12 +385,23 @@ enum WriterState {
 pub struct Writer {
     store: Store,
     state: WriterState,
+    /// Cap on `written` (`None` for precompressed puts, whose cap is on the decoded size).
     max_bytes: Option<u64>,
+    /// Bytes passed to [`Writer::write`]: logical bytes, or encoded ones when precompressed.
     written: u64,
 }
 
 impl Writer {
-    /// Appends logical bytes.
+    /// Sets the preview and extracted fields (JSON text) the record is published with. Has no
+    /// effect when get-or-create found an existing artifact: that record is returned unchanged.
+    pub fn annotate(&mut self, preview: Option<String>, extracted: Option<String>) {
+        if let WriterState::Open(w) = &mut self.state {
+            w.rec.preview = preview;
+            w.rec.extracted = extracted;
+        }
+    }
+
+    /// Appends bytes: the logical body, or for precompressed puts the encoded blob.
     pub fn write(&mut self, chunk: &[u8]) -> Result<(), Error> {
         self.written += chunk.len() as u64;
         if let Some(limit) = self.max_bytes {
@@ -385,8 +412,14 @@ impl Writer {
         }
         match &mut self.state {
             WriterState::Open(w) => {
-                w.hasher.update(chunk);
-                let r = w.encoder.as_mut().expect("open writer has an encoder").write_all(chunk);
+                let r = match &mut w.verifier {
+                    Some(v) => v.write_all(chunk),
+                    None => {
+                        w.hasher.update(chunk);
+                        Ok(())
+                    }
+                }
+                .and_then(|()| w.encoder.as_mut().expect("open writer has an encoder").write_all(chunk));
                 if r.is_err() {
                     self.abort();
                 }
@@ -428,11 +461,18 @@ impl Writer {
 
     fn publish(&self, w: &mut OpenWriter) -> Result<PutResult, Error> {
         let store = &self.store;
+        // A precompressed blob must decode completely before anything is published.
+        let (sha, logical_bytes) = match w.verifier.take() {
+            Some(v) => {
+                let t = v.finish()?;
+                (hex(&t.hasher.finalize()), t.count)
+            }
+            None => (hex(&std::mem::take(&mut w.hasher).finalize()), self.written),
+        };
         let sink = w.encoder.take().expect("open writer has an encoder").finish()?;
         let mut blob: Box<dyn BlobWriter + Send> = sink.writer;
-        let sha = hex(&std::mem::take(&mut w.hasher).finalize());
         let mut rec = w.rec.clone();
-        rec.bytes = self.written;
+        rec.bytes = logical_bytes;
         rec.stored_bytes = sink.written;
         rec.sha256 = sha.clone();
         let (uri, content_addressed) = match &w.target {
@@ -448,6 +488,13 @@ impl Writer {
         let stored_now = blob.commit(&uri, publish)?;
         if !stored_now && !content_addressed {
             return Err(Error::Conflict(format!("storage location {uri} is already taken")));
+        }
+        if !stored_now {
+            // Deduplicated onto an existing blob with the same logical bytes; its encoding (and so
+            // its stored size) may differ from ours, e.g. a precompressed blob made by `gzip -9`.
+            if let Some(n) = store.storage.stat(&uri)? {
+                rec.stored_bytes = n;
+            }
         }
         if overwrite {
             if let Some(old) = store.metadata.get_by_id(&rec.id)? {
@@ -653,3 +700,6 @@ impl Reader {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod precompressed_tests;
