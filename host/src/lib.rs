@@ -4,3 +4,6 @@
 pub mod conformance;
 pub mod metadata;
 pub mod storage;
+pub mod runtime;
+
+pub use runtime::{HostError, Limits, Runtime, RuntimeBuilder};

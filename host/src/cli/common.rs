@@ -1,0 +1,80 @@
+//! Shared CLI plumbing: opening the runtime on the configured backends, printing JSON.
+
+use artifact_host::runtime::HostError;
+use artifact_host::{metadata, storage, Runtime};
+use std::path::PathBuf;
+
+/// Where the store lives, resolved from the global options.
+pub struct Env {
+    pub home: PathBuf,
+    pub storage: Vec<String>,
+    pub metadata: String,
+}
+
+impl Env {
+    pub fn new(cli: &super::Cli) -> Self {
+        let home = cli.home.clone();
+        let abs = std::path::absolute(&home).unwrap_or_else(|_| home.clone());
+        let storage = if cli.storage.is_empty() {
+            vec![format!("fs://{}", abs.display())]
+        } else {
+            cli.storage.clone()
+        };
+        let metadata =
+            cli.metadata.clone().unwrap_or_else(|| format!("sqlite://{}", abs.join("metadata.db").display()));
+        Env { home, storage, metadata }
+    }
+
+    /// Opens the backends and loads the component (compiled code cached under the home).
+    pub fn runtime(&self) -> Result<Runtime, HostError> {
+        let mut b = Runtime::builder().cache_dir(self.home.join("cache"));
+        for s in &self.storage {
+            b = b.storage(storage::open(s)?);
+        }
+        b = b.metadata(metadata::open(&self.metadata)?);
+        for (k, v) in std::env::vars() {
+            if let Some(key) = k.strip_prefix("ARTIFACT_CONFIG_") {
+                b = b.config(key.to_ascii_lowercase(), v);
+            }
+        }
+        b.build()
+    }
+}
+
+/// Prints a JSON value on stdout, one line.
+pub fn print_json(v: &serde_json::Value) {
+    println!("{v}");
+}
+
+/// Prints the error as JSON on stdout and as a sentence on stderr.
+pub fn print_error(e: &HostError) {
+    let v = serde_json::json!({
+        "status": "error",
+        "error": { "kind": e.kind(), "message": e.to_string() },
+    });
+    println!("{v}");
+    eprintln!("artifact: {} error: {e}", e.kind());
+}
+
+/// Guesses a content type from a file name's extension.
+pub fn guess_content_type(name: &str) -> &'static str {
+    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "json" => "application/json",
+        "txt" | "log" => "text/plain",
+        "csv" => "text/csv",
+        "tsv" => "text/tab-separated-values",
+        "html" | "htm" => "text/html",
+        "xml" => "application/xml",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "pdf" => "application/pdf",
+        "parquet" => "application/vnd.apache.parquet",
+        "gz" => "application/gzip",
+        "zip" => "application/zip",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "yaml" | "yml" => "application/yaml",
+        _ => "application/octet-stream",
+    }
+}

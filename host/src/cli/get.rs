@@ -1,0 +1,100 @@
+//! `artifact get REF`: prints `{"status":"success","data":…,"meta":{…}}`; in bytes mode writes
+//! the raw bytes to `-o FILE` (atomically: a temp file renamed on success) or to stdout.
+
+use super::common::{print_json, Env};
+use artifact_component::codec::parse_range;
+use artifact_component::model::{Body, ByteRange, GetOptions, Mode};
+use artifact_component::result_ref::meta_json;
+use artifact_host::HostError;
+use serde_json::value::RawValue;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Artifact id, noetl:// URI, bucket/name or ResultRef JSON.
+    pub r#ref: String,
+    /// json | text | bytes.
+    #[arg(long, default_value = "json", value_parser = parse_mode)]
+    pub mode: Mode,
+    /// Inclusive byte range: START-END, START- or -N (last N bytes).
+    #[arg(long, value_parser = parse_range_arg)]
+    pub range: Option<ByteRange>,
+    /// Refuse to fetch or decompress more than this many bytes.
+    #[arg(long)]
+    pub max_bytes: Option<u64>,
+    /// Return a manifest document itself instead of resolving its parts.
+    #[arg(long)]
+    pub no_resolve: bool,
+    /// Write the body here (bytes mode; other modes write the JSON envelope).
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    Mode::parse(s).map_err(|e| e.to_string())
+}
+fn parse_range_arg(s: &str) -> Result<ByteRange, String> {
+    parse_range(s).map_err(|e| e.to_string())
+}
+
+pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
+    let opts = GetOptions {
+        mode: Some(a.mode),
+        max_bytes: a.max_bytes,
+        range: a.range,
+        resolve_manifest: a.no_resolve.then_some(false),
+        manifest_limits: None,
+    };
+    let rt = env.runtime()?;
+    if a.mode == Mode::Bytes {
+        return match &a.output {
+            Some(path) => write_atomically(path, |out| rt.get_stream(&a.r#ref, &opts, out).map(|_| ())),
+            None => {
+                let stdout = std::io::stdout();
+                let mut out = std::io::BufWriter::new(stdout.lock());
+                rt.get_stream(&a.r#ref, &opts, &mut out)?;
+                out.flush()?;
+                Ok(())
+            }
+        };
+    }
+    let g = rt.get(&a.r#ref, &opts)?;
+    let data: Box<RawValue> = match g.data {
+        Body::Json(s) => RawValue::from_string(s).map_err(|e| HostError::Trap(format!("component returned bad JSON: {e}")))?,
+        Body::Text(s) => RawValue::from_string(serde_json::to_string(&s).expect("strings serialize"))
+            .expect("serialized string is JSON"),
+        Body::Bytes(_) => unreachable!("bytes mode handled above"),
+    };
+    let envelope = serde_json::json!({ "status": "success", "data": data, "meta": meta_json(&g.meta) });
+    match &a.output {
+        Some(path) => write_atomically(path, |out| Ok(writeln!(out, "{envelope}")?)),
+        None => {
+            print_json(&envelope);
+            Ok(())
+        }
+    }
+}
+
+/// Writes through a temp file in the target directory, renamed into place only on success.
+fn write_atomically(
+    path: &std::path::Path,
+    f: impl FnOnce(&mut dyn Write) -> Result<(), HostError>,
+) -> Result<(), HostError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let tmp = dir.join(format!(".{}.artifact-tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("out"), std::process::id()));
+    let file = std::fs::File::create(&tmp)?;
+    let mut out = std::io::BufWriter::new(file);
+    let r = f(&mut out).and_then(|_| Ok(out.flush()?));
+    drop(out);
+    match r {
+        Ok(()) => {
+            std::fs::rename(&tmp, path)?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The `artifact` command line: global options, output conventions and dispatch.
+//!
+//! Conventions: JSON on stdout, human-readable errors on stderr, exit code 1 on any error (the
+//! JSON error object `{"status":"error","error":{"kind","message"}}` is also printed on stdout
+//! by commands that print JSON).
+
+mod common;
+mod get;
+mod head;
+mod put;
+
+use clap::{Parser, Subcommand};
+pub use common::Env;
+
+/// Artifact store on a WebAssembly component.
+#[derive(Parser, Debug)]
+#[command(name = "artifact", version, about)]
+pub struct Cli {
+    /// Home of the embedded default store (blobs, metadata, compiled-code cache).
+    #[arg(long, global = true, env = "ARTIFACT_HOME", default_value = ".artifacts")]
+    pub home: std::path::PathBuf,
+    /// Storage backend URI(s); the first is the default for new blobs. Default: fs://$ARTIFACT_HOME.
+    #[arg(long = "storage", global = true, env = "ARTIFACT_STORAGE", value_delimiter = ',')]
+    pub storage: Vec<String>,
+    /// Metadata backend URI. Default: sqlite://$ARTIFACT_HOME/metadata.db.
+    #[arg(long, global = true, env = "ARTIFACT_METADATA")]
+    pub metadata: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Store a file (or `-` for stdin) and print its ResultRef.
+    Put(put::Args),
+    /// Read an artifact.
+    Get(get::Args),
+    /// Print an artifact's metadata without reading its body.
+    Head(head::Args),
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let env = Env::new(&cli);
+    let r = match cli.command {
+        Command::Put(a) => put::run(&env, a),
+        Command::Get(a) => get::run(&env, a),
+        Command::Head(a) => head::run(&env, a),
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            common::print_error(&e);
+            1
+        }
+    }
+}

@@ -1,0 +1,480 @@
+//! The sandboxed runtime: one `Engine` and `InstancePre`, a fresh instance per call, and the
+//! component's imports wired to the configured backends.
+//!
+//! Sandbox: each instance has a memory limit, each call an epoch deadline, and each host call a
+//! cap on the bytes it moves. Exceeding one returns a [`HostError`]; the host never crashes.
+
+mod bindings;
+pub(crate) mod convert;
+mod imports;
+
+use crate::metadata::SharedMetadata;
+use crate::storage::{Router, SharedStorage};
+use artifact_component::model as m;
+use bindings::exports::artifact::store::artifacts as wa;
+use bindings::{ArtifactStore, ArtifactStorePre};
+use convert::*;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceAny, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// The component built from this repository, embedded at compile time.
+pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("ARTIFACT_COMPONENT_WASM"));
+
+const TICK: Duration = Duration::from_millis(5);
+
+/// Errors of the host library.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The component returned a typed artifact error.
+    #[error("{0}")]
+    Artifact(#[from] m::Error),
+    /// A call ran past its deadline and was interrupted.
+    #[error("the component call exceeded its deadline of {0:?}")]
+    Deadline(Duration),
+    /// The instance tried to grow its memory past the limit.
+    #[error("the component exceeded its memory limit of {0} bytes")]
+    Memory(usize),
+    /// Any other trap inside the component.
+    #[error("the component trapped: {0}")]
+    Trap(String),
+    /// The component could not be loaded or instantiated.
+    #[error("loading the component failed: {0}")]
+    Load(String),
+    /// Local I/O of the host (reading an input file, writing output).
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl HostError {
+    /// The error kind as printed by the CLI (`not-found`, `deadline`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HostError::Artifact(e) => e.kind(),
+            HostError::Deadline(_) => "deadline",
+            HostError::Memory(_) => "memory-limit",
+            HostError::Trap(_) => "trap",
+            HostError::Load(_) => "load",
+            HostError::Io(_) => "io",
+        }
+    }
+}
+
+/// Sandbox limits. `#[non_exhaustive]`: build with [`Limits::default`] and the setters.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Linear memory of one instance, bytes (default 768 MiB).
+    pub memory_bytes: usize,
+    /// Wall-clock budget of one export call (default 60 s).
+    pub call_timeout: Duration,
+    /// Largest read or chunk a single storage host call moves (default 64 MiB).
+    pub max_bytes_per_call: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory_bytes: 768 << 20, call_timeout: Duration::from_secs(60), max_bytes_per_call: 64 << 20 }
+    }
+}
+
+impl Limits {
+    pub fn memory_bytes(mut self, v: usize) -> Self {
+        self.memory_bytes = v;
+        self
+    }
+    pub fn call_timeout(mut self, v: Duration) -> Self {
+        self.call_timeout = v;
+        self
+    }
+    pub fn max_bytes_per_call(mut self, v: u64) -> Self {
+        self.max_bytes_per_call = v;
+        self
+    }
+}
+
+pub(crate) struct Shared {
+    pub storage: Router,
+    pub metadata: SharedMetadata,
+    pub config: BTreeMap<String, String>,
+    pub limits: Limits,
+}
+
+/// Per-instance state: WASI, the resource table and the shared backends.
+pub struct Ctx {
+    pub(crate) shared: Arc<Shared>,
+    table: ResourceTable,
+    wasi: WasiCtx,
+    memory_denied: bool,
+}
+
+impl WasiView for Ctx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl wasmtime::ResourceLimiter for Ctx {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.shared.limits.memory_bytes {
+            self.memory_denied = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// Builder of a [`Runtime`] (wasmtime's ctx-builder idiom).
+#[must_use]
+pub struct RuntimeBuilder {
+    storage: Vec<SharedStorage>,
+    metadata: Option<SharedMetadata>,
+    config: BTreeMap<String, String>,
+    limits: Limits,
+    wasm: Option<Vec<u8>>,
+    cache_dir: Option<PathBuf>,
+    pooling: Option<u32>,
+}
+
+impl RuntimeBuilder {
+    /// Adds a storage backend; the first one added is the default driver for new blobs.
+    pub fn storage(mut self, s: SharedStorage) -> Self {
+        self.storage.push(s);
+        self
+    }
+    /// Sets the metadata backend.
+    pub fn metadata(mut self, m: SharedMetadata) -> Self {
+        self.metadata = Some(m);
+        self
+    }
+    /// A `wasi:config/store` value seen by the component (e.g. `signing_keys`, `active_kid`).
+    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.insert(key.into(), value.into());
+        self
+    }
+    /// Sandbox limits.
+    pub fn limits(mut self, l: Limits) -> Self {
+        self.limits = l;
+        self
+    }
+    /// Runs this component instead of the embedded one.
+    pub fn wasm(mut self, bytes: Vec<u8>) -> Self {
+        self.wasm = Some(bytes);
+        self
+    }
+    /// Caches compiled code in `dir` (keyed by the engine and the `.wasm` hash).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+    /// Uses the pooling allocator with room for `instances` concurrent instances.
+    pub fn pooling(mut self, instances: u32) -> Self {
+        self.pooling = Some(instances);
+        self
+    }
+
+    pub fn build(self) -> Result<Runtime, HostError> {
+        let load = |e: wasmtime::Error| HostError::Load(format!("{e:#}"));
+        let metadata = self.metadata.ok_or_else(|| HostError::Load("no metadata backend configured".into()))?;
+        if self.storage.is_empty() {
+            return Err(HostError::Load("no storage backend configured".into()));
+        }
+        let mut cfg = Config::new();
+        cfg.epoch_interruption(true);
+        if let Some(n) = self.pooling {
+            let mut p = wasmtime::PoolingAllocationConfig::default();
+            p.total_component_instances(n)
+                .total_core_instances(n)
+                .total_memories(n)
+                .total_tables(n)
+                .max_memory_size(self.limits.memory_bytes)
+                .max_component_instance_size(1 << 20)
+                .max_core_instances_per_component(8)
+                .max_memories_per_component(2)
+                .max_tables_per_component(4);
+            cfg.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(p));
+        }
+        let engine = Engine::new(&cfg).map_err(load)?;
+        let wasm = self.wasm.as_deref().unwrap_or(EMBEDDED_COMPONENT);
+        let component = load_component(&engine, wasm, self.cache_dir.as_deref())?;
+        let mut linker: Linker<Ctx> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(load)?;
+        ArtifactStore::add_to_linker::<Ctx, HasSelf<Ctx>>(&mut linker, |c| c).map_err(load)?;
+        let pre = ArtifactStorePre::new(linker.instantiate_pre(&component).map_err(load)?).map_err(load)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let (engine, stop) = (engine.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("artifact-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(HostError::Io)?;
+        }
+        let shared = Arc::new(Shared {
+            storage: Router::new(self.storage),
+            metadata,
+            config: self.config,
+            limits: self.limits,
+        });
+        Ok(Runtime { engine, pre, shared, stop })
+    }
+}
+
+fn load_component(engine: &Engine, wasm: &[u8], cache: Option<&std::path::Path>) -> Result<Component, HostError> {
+    let load = |e: wasmtime::Error| HostError::Load(format!("{e:#}"));
+    let Some(dir) = cache else {
+        return Component::new(engine, wasm).map_err(load);
+    };
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    let digest = Sha256::digest(wasm);
+    let key: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let path = dir.join(format!("{key}-{:016x}.cwasm", h.finish()));
+    if path.exists() {
+        // SAFETY: the cache directory is written only by this function, from code compiled by
+        // this engine configuration; the key covers the wasm bytes and engine compatibility.
+        if let Ok(c) = unsafe { Component::deserialize_file(engine, &path) } {
+            return Ok(c);
+        }
+    }
+    let component = Component::new(engine, wasm).map_err(load)?;
+    if let Ok(bytes) = component.serialize() {
+        let _ = std::fs::create_dir_all(dir);
+        let tmp = dir.join(format!(".{key}.{}.tmp", std::process::id()));
+        if std::fs::write(&tmp, bytes).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
+    Ok(component)
+}
+
+/// A loaded component plus backends. Cheap to share (`Arc`); every call gets a fresh instance.
+pub struct Runtime {
+    engine: Engine,
+    pre: ArtifactStorePre<Ctx>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// One instance and its store, for calls that span several export calls (streams).
+pub struct Session<'a> {
+    rt: &'a Runtime,
+    store: Store<Ctx>,
+    inst: ArtifactStore,
+}
+
+impl Runtime {
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder {
+            storage: Vec::new(),
+            metadata: None,
+            config: BTreeMap::new(),
+            limits: Limits::default(),
+            wasm: None,
+            cache_dir: None,
+            pooling: None,
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.shared.limits
+    }
+
+    /// A fresh instance.
+    pub fn session(&self) -> Result<Session<'_>, HostError> {
+        let ctx = Ctx {
+            shared: self.shared.clone(),
+            table: ResourceTable::new(),
+            wasi: WasiCtx::builder().build(),
+            memory_denied: false,
+        };
+        let mut store = Store::new(&self.engine, ctx);
+        store.limiter(|c| c as &mut dyn wasmtime::ResourceLimiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.deadline_ticks());
+        let inst = self.pre.instantiate(&mut store).map_err(|e| self.trap(e, &store))?;
+        Ok(Session { rt: self, store, inst })
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        (self.shared.limits.call_timeout.as_millis() / TICK.as_millis()).max(1) as u64
+    }
+
+    fn trap(&self, e: wasmtime::Error, store: &Store<Ctx>) -> HostError {
+        if store.data().memory_denied {
+            return HostError::Memory(self.shared.limits.memory_bytes);
+        }
+        if let Some(wasmtime::Trap::Interrupt) = e.downcast_ref::<wasmtime::Trap>() {
+            return HostError::Deadline(self.shared.limits.call_timeout);
+        }
+        HostError::Trap(format!("{e:#}"))
+    }
+
+    pub fn put(&self, data: &[u8], opts: &m::PutOptions) -> Result<m::PutResult, HostError> {
+        self.session()?.put(data, opts)
+    }
+    pub fn get(&self, r: &str, opts: &m::GetOptions) -> Result<m::GetResult, HostError> {
+        self.session()?.get(r, opts)
+    }
+    pub fn head(&self, r: &str) -> Result<m::Record, HostError> {
+        self.session()?.head(r)
+    }
+    pub fn find(&self, bucket: &str, name: &str) -> Result<m::Record, HostError> {
+        self.session()?.find(bucket, name)
+    }
+    pub fn list(&self, q: &m::ListQuery) -> Result<m::Page, HostError> {
+        self.session()?.list(q)
+    }
+    pub fn summary(&self, bucket: &str) -> Result<m::BucketSummary, HostError> {
+        self.session()?.summary(bucket)
+    }
+    pub fn delete(&self, r: &str) -> Result<String, HostError> {
+        self.session()?.delete(r)
+    }
+    pub fn gc(&self) -> Result<m::GcReport, HostError> {
+        self.session()?.gc()
+    }
+    /// Streams `src` into a new artifact through the component's writer, in 1 MiB chunks.
+    pub fn put_stream(&self, src: &mut dyn Read, opts: &m::PutOptions) -> Result<m::PutResult, HostError> {
+        self.session()?.put_stream(src, opts)
+    }
+    /// Streams an artifact's logical bytes into `out` through the component's reader.
+    pub fn get_stream(&self, r: &str, opts: &m::GetOptions, out: &mut dyn Write) -> Result<m::Record, HostError> {
+        self.session()?.get_stream(r, opts, out)
+    }
+}
+
+/// Chunk size of host-driven streams.
+pub const STREAM_CHUNK: usize = 1 << 20;
+
+impl Session<'_> {
+    /// Runs one export call under a fresh deadline and maps traps.
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&wa::Guest, &mut Store<Ctx>) -> wasmtime::Result<Result<T, wa::Error>>,
+    ) -> Result<T, HostError> {
+        self.store.set_epoch_deadline(self.rt.deadline_ticks());
+        let api = self.inst.artifact_store_artifacts().clone();
+        match f(&api, &mut self.store) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(HostError::Artifact(err_in(e))),
+            Err(e) => Err(self.rt.trap(e, &self.store)),
+        }
+    }
+
+    pub fn put(&mut self, data: &[u8], opts: &m::PutOptions) -> Result<m::PutResult, HostError> {
+        let o = put_options_out(opts);
+        self.call(|a, s| a.call_put(s, data, &o)).map(put_result_in)
+    }
+    pub fn get(&mut self, r: &str, opts: &m::GetOptions) -> Result<m::GetResult, HostError> {
+        let o = get_options_out(opts);
+        let g = self.call(|a, s| a.call_get(s, r, o))?;
+        Ok(m::GetResult { data: body_in(g.data), meta: record_in(g.meta) })
+    }
+    pub fn head(&mut self, r: &str) -> Result<m::Record, HostError> {
+        self.call(|a, s| a.call_head(s, r)).map(record_in)
+    }
+    pub fn find(&mut self, bucket: &str, name: &str) -> Result<m::Record, HostError> {
+        self.call(|a, s| a.call_find(s, bucket, name)).map(record_in)
+    }
+    pub fn list(&mut self, q: &m::ListQuery) -> Result<m::Page, HostError> {
+        let q = query_out(q);
+        self.call(|a, s| a.call_list(s, &q)).map(page_in)
+    }
+    pub fn summary(&mut self, bucket: &str) -> Result<m::BucketSummary, HostError> {
+        self.call(|a, s| a.call_summary(s, bucket))
+            .map(|b| m::BucketSummary { count: b.count, total_bytes: b.total_bytes })
+    }
+    pub fn delete(&mut self, r: &str) -> Result<String, HostError> {
+        self.call(|a, s| a.call_delete(s, r))
+    }
+    pub fn gc(&mut self) -> Result<m::GcReport, HostError> {
+        self.call(|a, s| a.call_gc(s)).map(|g| m::GcReport { records: g.records, blobs: g.blobs })
+    }
+
+    pub fn put_stream(&mut self, src: &mut dyn Read, opts: &m::PutOptions) -> Result<m::PutResult, HostError> {
+        let o = put_options_out(opts);
+        let w: ResourceAny = self.call(|a, s| a.call_open_writer(s, &o))?;
+        let r = self.pump_into(w, src);
+        let _ = w.resource_drop(&mut self.store);
+        r
+    }
+
+    fn pump_into(&mut self, w: ResourceAny, src: &mut dyn Read) -> Result<m::PutResult, HostError> {
+        let mut buf = vec![0u8; STREAM_CHUNK];
+        loop {
+            let n = match read_full(src, &mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = self.call(|a, s| a.writer().call_abort(s, w).map(Ok::<_, wa::Error>));
+                    return Err(HostError::Io(e));
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            let chunk = &buf[..n];
+            self.call(|a, s| a.writer().call_write(s, w, chunk))?;
+        }
+        self.call(|a, s| a.writer().call_finish(s, w)).map(put_result_in)
+    }
+
+    pub fn get_stream(&mut self, r: &str, opts: &m::GetOptions, out: &mut dyn Write) -> Result<m::Record, HostError> {
+        let o = get_options_out(opts);
+        let rd: ResourceAny = self.call(|a, s| a.call_open_reader(s, r, o))?;
+        let res = self.pump_out(rd, out);
+        let _ = rd.resource_drop(&mut self.store);
+        res
+    }
+
+    fn pump_out(&mut self, rd: ResourceAny, out: &mut dyn Write) -> Result<m::Record, HostError> {
+        let meta = self.call(|a, s| a.reader().call_meta(s, rd).map(Ok::<_, wa::Error>))?;
+        loop {
+            let chunk = self.call(|a, s| a.reader().call_read(s, rd, STREAM_CHUNK as u32))?;
+            if chunk.is_empty() {
+                break;
+            }
+            out.write_all(&chunk)?;
+        }
+        Ok(record_in(meta))
+    }
+}
+
+fn read_full(src: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match src.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
