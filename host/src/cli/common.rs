@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 /// Where the store lives, resolved from the global options.
 pub struct Env {
-    pub home: PathBuf,
     pub storage: Vec<String>,
     pub metadata: String,
+    pub cache_dir: PathBuf,
 }
 
 impl Env {
@@ -22,12 +22,13 @@ impl Env {
         };
         let metadata =
             cli.metadata.clone().unwrap_or_else(|| format!("sqlite://{}", abs.join("metadata.db").display()));
-        Env { home, storage, metadata }
+        let cache_dir = cli.cache_dir.clone().unwrap_or_else(|| home.join("cache"));
+        Env { storage, metadata, cache_dir }
     }
 
     /// Opens the backends and loads the component (compiled code cached under the home).
     pub fn runtime(&self) -> Result<Runtime, HostError> {
-        let mut b = Runtime::builder().cache_dir(self.home.join("cache"));
+        let mut b = Runtime::builder().cache_dir(&self.cache_dir);
         for s in &self.storage {
             b = b.storage(storage::open(s)?);
         }

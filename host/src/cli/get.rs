@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long, default_value = "json", value_parser = parse_mode)]
     pub mode: Mode,
     /// Inclusive byte range: START-END, START- or -N (last N bytes).
-    #[arg(long, value_parser = parse_range_arg)]
+    #[arg(long, value_parser = parse_range_arg, allow_hyphen_values = true)]
     pub range: Option<ByteRange>,
     /// Refuse to fetch or decompress more than this many bytes.
     #[arg(long)]

@@ -22,6 +22,9 @@ pub struct Cli {
     /// Storage backend URI(s); the first is the default for new blobs. Default: fs://$ARTIFACT_HOME.
     #[arg(long = "storage", global = true, env = "ARTIFACT_STORAGE", value_delimiter = ',')]
     pub storage: Vec<String>,
+    /// Where compiled component code is cached. Default: $ARTIFACT_HOME/cache.
+    #[arg(long, global = true, env = "ARTIFACT_CACHE_DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
     /// Metadata backend URI. Default: sqlite://$ARTIFACT_HOME/metadata.db.
     #[arg(long, global = true, env = "ARTIFACT_METADATA")]
     pub metadata: Option<String>,
