@@ -335,6 +335,25 @@ impl Metadata for ImportedMetadata {
     }
 }
 
+fn externalize_options_in(o: wa::ExternalizeOptions) -> m::ExternalizeOptions {
+    m::ExternalizeOptions {
+        inline_max_bytes: o.inline_max_bytes,
+        preview_max_bytes: o.preview_max_bytes,
+        select: o.select,
+        put: put_options_in(o.put),
+    }
+}
+
+fn externalized_out(x: m::Externalized) -> wa::Externalized {
+    wa::Externalized {
+        inline: x.inline,
+        result_ref: x.result_ref,
+        preview: x.preview,
+        extracted: x.extracted,
+        error: x.error.map(err_out),
+    }
+}
+
 fn engine() -> Store {
     Store::new(Rc::new(ImportedStorage), Rc::new(ImportedMetadata))
 }
@@ -420,14 +439,8 @@ impl wa::Guest for Component {
     fn gc() -> Result<wa::GcReport, wt::Error> {
         engine().gc().map(|g| wa::GcReport { records: g.records, blobs: g.blobs }).map_err(err_out)
     }
-    fn externalize(_result: String, _options: wa::ExternalizeOptions) -> wa::Externalized {
-        wa::Externalized {
-            inline: None,
-            result_ref: None,
-            preview: "null".into(),
-            extracted: "{}".into(),
-            error: Some(not_yet("externalize")),
-        }
+    fn externalize(result: String, options: wa::ExternalizeOptions) -> wa::Externalized {
+        externalized_out(engine().externalize(&result, &externalize_options_in(options)))
     }
     fn sign(_r: String, _ttl: u64, _o: wa::SignOptions) -> Result<String, wt::Error> {
         Err(not_yet("signing"))

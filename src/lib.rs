@@ -4,10 +4,13 @@
 
 pub mod backend;
 pub mod codec;
+pub mod externalize;
 pub mod ids;
 pub mod model;
+pub mod preview;
 pub mod refs;
 pub mod result_ref;
+pub mod select;
 pub mod store;
 pub mod template;
 pub mod time;

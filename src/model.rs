@@ -374,3 +374,31 @@ pub struct GcReport {
     pub records: Vec<String>,
     pub blobs: Vec<String>,
 }
+
+/// Options of `externalize` (defaults documented in the WIT and [`crate::externalize`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExternalizeOptions {
+    /// Results whose JSON text is longer than this are stored; default 65536.
+    pub inline_max_bytes: Option<u64>,
+    /// Budget of the preview, in bytes of compact JSON; default 1024, at least 64.
+    pub preview_max_bytes: Option<u64>,
+    /// Selection paths copied into `extracted` (see [`crate::select`]).
+    pub select: Vec<String>,
+    /// Where and how to store when over the threshold.
+    pub put: PutOptions,
+}
+
+/// Result of `externalize`. Never carries the full payload when it was over the threshold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Externalized {
+    /// The result's JSON text, when at or under the threshold.
+    pub inline: Option<String>,
+    /// The ResultRef JSON, when stored.
+    pub result_ref: Option<String>,
+    /// The bounded preview, as JSON text.
+    pub preview: String,
+    /// The selected fields, as a JSON object text.
+    pub extracted: String,
+    /// Why the call could not store (or could not even start); `inline` is then `None`.
+    pub error: Option<Error>,
+}
