@@ -1,23 +1,477 @@
-//! SQLite metadata (WAL). TODO: implemented by the backends work.
-use super::{Inserted, Metadata};
-use artifact_component::model::*;
+//! SQLite metadata (WAL mode): one `artifacts` table, unique on `id`, `logical_ref` and
+//! (`bucket`, `name`). Several processes may share the file; writers serialize on SQLite's write
+//! lock (`BEGIN IMMEDIATE`, 5 s busy timeout), threads of one process on a mutex.
 
-pub struct SqliteMetadata;
+use super::{Inserted, Metadata};
+use artifact_component::backend::cursor;
+use artifact_component::model::*;
+use rusqlite::types::{ToSql, Value};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The schema version this code writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS artifacts (
+    id            TEXT PRIMARY KEY NOT NULL,
+    bucket        TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    logical_ref   TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    content_type  TEXT NOT NULL,
+    compression   TEXT NOT NULL,
+    bytes         INTEGER NOT NULL,
+    stored_bytes  INTEGER NOT NULL,
+    sha256        TEXT NOT NULL,
+    driver        TEXT NOT NULL,
+    uri           TEXT NOT NULL,
+    scope         TEXT NOT NULL,
+    store_tier    TEXT NOT NULL,
+    execution_id  TEXT,
+    created_by    TEXT,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    expires_at    INTEGER,
+    preview       TEXT,
+    extracted     TEXT,
+    accessed_at   INTEGER,
+    access_count  INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (bucket, name),
+    UNIQUE (logical_ref)
+);
+CREATE INDEX IF NOT EXISTS artifacts_created ON artifacts (created_at, id);
+CREATE INDEX IF NOT EXISTS artifacts_bucket_name ON artifacts (bucket, name);
+CREATE INDEX IF NOT EXISTS artifacts_bucket_created ON artifacts (bucket, created_at, id);
+CREATE INDEX IF NOT EXISTS artifacts_uri ON artifacts (uri);
+CREATE INDEX IF NOT EXISTS artifacts_expires ON artifacts (expires_at);
+";
+
+/// The record columns, in `Record` field order (location as driver, uri).
+const COLUMNS: &str = "id, bucket, name, logical_ref, kind, content_type, compression, bytes, \
+    stored_bytes, sha256, driver, uri, scope, store_tier, execution_id, created_by, created_at, \
+    updated_at, expires_at, preview, extracted";
+
+fn db_err(e: rusqlite::Error) -> Error {
+    Error::Metadata(format!("sqlite: {e}"))
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
+}
+
+/// Stored integers are i64; values beyond are rejected on write.
+fn to_i64(v: u64, field: &str) -> Result<i64, Error> {
+    i64::try_from(v)
+        .map_err(|_| Error::InvalidArgument(format!("{field} {v} exceeds the storable range")))
+}
+
+/// `Record` field values in `COLUMNS` order.
+fn record_values(r: &Record) -> Result<[Value; 21], Error> {
+    let opt_text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
+    let opt_int = |v: Option<u64>, f: &str| -> Result<Value, Error> {
+        Ok(v.map(|v| to_i64(v, f))
+            .transpose()?
+            .map_or(Value::Null, Value::Integer))
+    };
+    Ok([
+        Value::Text(r.id.clone()),
+        Value::Text(r.bucket.clone()),
+        Value::Text(r.name.clone()),
+        Value::Text(r.logical_ref.clone()),
+        Value::Text(r.kind.as_str().into()),
+        Value::Text(r.content_type.clone()),
+        Value::Text(r.compression.as_str().into()),
+        Value::Integer(to_i64(r.bytes, "bytes")?),
+        Value::Integer(to_i64(r.stored_bytes, "stored_bytes")?),
+        Value::Text(r.sha256.clone()),
+        Value::Text(r.location.driver.clone()),
+        Value::Text(r.location.uri.clone()),
+        Value::Text(r.scope.as_str().into()),
+        Value::Text(r.store_tier.clone()),
+        opt_text(&r.execution_id),
+        opt_text(&r.created_by),
+        Value::Integer(to_i64(r.created_at, "created_at")?),
+        Value::Integer(to_i64(r.updated_at, "updated_at")?),
+        opt_int(r.expires_at, "expires_at")?,
+        opt_text(&r.preview),
+        opt_text(&r.extracted),
+    ])
+}
+
+fn row_to_record(row: &Row<'_>) -> rusqlite::Result<Record> {
+    fn parsed<T>(row: &Row<'_>, i: usize, p: fn(&str) -> Result<T, Error>) -> rusqlite::Result<T> {
+        let s: String = row.get(i)?;
+        p(&s).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+        })
+    }
+    fn uint(row: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
+        let v: i64 = row.get(i)?;
+        u64::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(i, v))
+    }
+    fn opt_uint(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<u64>> {
+        let v: Option<i64> = row.get(i)?;
+        v.map(|v| u64::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(i, v)))
+            .transpose()
+    }
+    Ok(Record {
+        id: row.get(0)?,
+        bucket: row.get(1)?,
+        name: row.get(2)?,
+        logical_ref: row.get(3)?,
+        kind: parsed(row, 4, Kind::parse)?,
+        content_type: row.get(5)?,
+        compression: parsed(row, 6, Compression::parse)?,
+        bytes: uint(row, 7)?,
+        stored_bytes: uint(row, 8)?,
+        sha256: row.get(9)?,
+        location: Location {
+            driver: row.get(10)?,
+            uri: row.get(11)?,
+        },
+        scope: parsed(row, 12, Scope::parse)?,
+        store_tier: row.get(13)?,
+        execution_id: row.get(14)?,
+        created_by: row.get(15)?,
+        created_at: uint(row, 16)?,
+        updated_at: uint(row, 17)?,
+        expires_at: opt_uint(row, 18)?,
+        preview: row.get(19)?,
+        extracted: row.get(20)?,
+    })
+}
+
+/// Metadata in a SQLite database file.
+pub struct SqliteMetadata {
+    conn: Mutex<Connection>,
+}
 
 impl SqliteMetadata {
-    pub fn open(_path: &str) -> Result<Self, Error> {
-        Err(Error::Metadata("sqlite metadata not implemented yet".into()))
+    /// Opens (creating and migrating if needed) the database at `path`: what follows
+    /// `sqlite://` in a backend URI. `:memory:` opens a private in-memory database.
+    pub fn open(path: &str) -> Result<Self, Error> {
+        if path.is_empty() {
+            return Err(Error::InvalidArgument("empty sqlite path".into()));
+        }
+        let conn = if path == ":memory:" {
+            Connection::open_in_memory().map_err(db_err)?
+        } else {
+            if let Some(parent) = Path::new(path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| Error::Metadata(format!("create {}: {e}", parent.display())))?;
+            }
+            Connection::open(path).map_err(|e| Error::Metadata(format!("open {path}: {e}")))?
+        };
+        Self::from_connection(conn)
+    }
+
+    fn from_connection(mut conn: Connection) -> Result<Self, Error> {
+        conn.busy_timeout(Duration::from_secs(5)).map_err(db_err)?;
+        // In-memory databases report "memory" and stay that way.
+        let _: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(db_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        migrate(&mut conn)?;
+        Ok(SqliteMetadata {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// When the artifact was last read and how often (see [`Metadata::touch`]); `None` if there
+    /// is no such artifact.
+    pub fn access(&self, id: &str) -> Result<Option<(Option<Timestamp>, u64)>, Error> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached("SELECT accessed_at, access_count FROM artifacts WHERE id = ?1")
+            .map_err(db_err)?;
+        let row = st
+            .query_row([id], |r| {
+                Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()
+            .map_err(db_err)?;
+        Ok(row.map(|(at, n)| (at.map(|t| t.max(0) as u64), n.max(0) as u64)))
     }
 }
 
+fn migrate(conn: &mut Connection) -> Result<(), Error> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db_err)?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::Metadata(format!(
+            "database schema version {version} is newer than this build supports ({SCHEMA_VERSION})"
+        )));
+    }
+    tx.execute_batch(SCHEMA).map_err(db_err)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(db_err)?;
+    tx.commit().map_err(db_err)
+}
+
+fn select_one(conn: &Connection, sql: &str, args: &[&dyn ToSql]) -> Result<Option<Record>, Error> {
+    let mut st = conn.prepare_cached(sql).map_err(db_err)?;
+    st.query_row(args, row_to_record).optional().map_err(db_err)
+}
+
+const BY_NAME: &str = "SELECT {cols} FROM artifacts WHERE bucket = ?1 AND name = ?2";
+
+fn by_name_sql() -> String {
+    BY_NAME.replace("{cols}", COLUMNS)
+}
+
 impl Metadata for SqliteMetadata {
-    fn insert_if_absent(&self, _r: &Record) -> Result<Inserted, Error> { unimplemented!() }
-    fn update(&self, _r: &Record) -> Result<(), Error> { unimplemented!() }
-    fn get_by_id(&self, _i: &str) -> Result<Option<Record>, Error> { unimplemented!() }
-    fn get_by_ref(&self, _r: &str) -> Result<Option<Record>, Error> { unimplemented!() }
-    fn get_by_name(&self, _b: &str, _n: &str) -> Result<Option<Record>, Error> { unimplemented!() }
-    fn list(&self, _q: &ListQuery) -> Result<Page, Error> { unimplemented!() }
-    fn summary(&self, _b: &str) -> Result<BucketSummary, Error> { unimplemented!() }
-    fn delete(&self, _i: &str) -> Result<bool, Error> { unimplemented!() }
-    fn touch(&self, _i: &str, _a: Timestamp) -> Result<(), Error> { unimplemented!() }
+    fn insert_if_absent(&self, rec: &Record) -> Result<Inserted, Error> {
+        let values = record_values(rec)?;
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let inserted = {
+            let mut st = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO artifacts ({COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                      ?18, ?19, ?20, ?21) \
+                     ON CONFLICT (bucket, name) DO NOTHING"
+                ))
+                .map_err(db_err)?;
+            match st.execute(rusqlite::params_from_iter(values.iter())) {
+                Ok(n) => Ok(n == 1),
+                Err(e) if is_constraint(&e) => Err(e),
+                Err(e) => return Err(db_err(e)),
+            }
+        };
+        let out = match inserted {
+            Ok(true) => Inserted {
+                record: rec.clone(),
+                created: true,
+            },
+            // Lost to an existing (bucket, name), or hit another unique key: if (bucket, name)
+            // is taken that row wins either way, otherwise the id or ref collided.
+            other => match select_one(&tx, &by_name_sql(), &[&rec.bucket, &rec.name])? {
+                Some(winner) => Inserted {
+                    record: winner,
+                    created: false,
+                },
+                None => {
+                    let detail = other.err().map(|e| e.to_string()).unwrap_or_default();
+                    return Err(Error::Conflict(format!(
+                        "id {} or ref {} is already taken ({detail})",
+                        rec.id, rec.logical_ref
+                    )));
+                }
+            },
+        };
+        tx.commit().map_err(db_err)?;
+        Ok(out)
+    }
+
+    fn update(&self, rec: &Record) -> Result<(), Error> {
+        let values = record_values(rec)?;
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "UPDATE artifacts SET bucket = ?2, name = ?3, logical_ref = ?4, kind = ?5, \
+                 content_type = ?6, compression = ?7, bytes = ?8, stored_bytes = ?9, sha256 = ?10, \
+                 driver = ?11, uri = ?12, scope = ?13, store_tier = ?14, execution_id = ?15, \
+                 created_by = ?16, created_at = ?17, updated_at = ?18, expires_at = ?19, \
+                 preview = ?20, extracted = ?21 WHERE id = ?1",
+            )
+            .map_err(db_err)?;
+        match st.execute(rusqlite::params_from_iter(values.iter())) {
+            Ok(0) => Err(Error::NotFound(format!("no artifact with id {}", rec.id))),
+            Ok(_) => Ok(()),
+            Err(e) if is_constraint(&e) => Err(Error::Conflict(format!(
+                "update of {} collides with another artifact: {e}",
+                rec.id
+            ))),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    fn get_by_id(&self, id: &str) -> Result<Option<Record>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM artifacts WHERE id = ?1");
+        select_one(&self.conn(), &sql, &[&id])
+    }
+
+    fn get_by_ref(&self, logical_ref: &str) -> Result<Option<Record>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM artifacts WHERE logical_ref = ?1");
+        select_one(&self.conn(), &sql, &[&logical_ref])
+    }
+
+    fn get_by_name(&self, bucket: &str, name: &str) -> Result<Option<Record>, Error> {
+        select_one(&self.conn(), &by_name_sql(), &[&bucket, &name])
+    }
+
+    fn list(&self, q: &ListQuery) -> Result<Page, Error> {
+        let after = q.cursor.as_deref().map(cursor::decode).transpose()?;
+        let limit = q.limit.clamp(1, 1000) as usize;
+        let mut clauses: Vec<String> = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
+        let mut arg = |v: Value| {
+            args.push(v);
+            format!("?{}", args.len())
+        };
+        // Timestamps beyond i64 cannot be stored: such a bound excludes every row or none.
+        let bound = |t: u64| i64::try_from(t).ok();
+        if let Some(b) = &q.bucket {
+            clauses.push(format!("bucket = {}", arg(Value::Text(b.clone()))));
+        }
+        if let Some(n) = &q.name {
+            clauses.push(format!("name = {}", arg(Value::Text(n.clone()))));
+        }
+        if let Some(p) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
+            // Byte-wise prefix test (LIKE/GLOB would interpret wildcards and case); the range
+            // condition lets the (bucket, name) index narrow the scan.
+            let lo = arg(Value::Text(p.into()));
+            let len = arg(Value::Integer(p.len() as i64));
+            let blob = arg(Value::Blob(p.as_bytes().to_vec()));
+            clauses.push(format!(
+                "name >= {lo} AND substr(CAST(name AS BLOB), 1, {len}) = {blob}"
+            ));
+        }
+        if let Some(c) = &q.created_by {
+            clauses.push(format!("created_by = {}", arg(Value::Text(c.clone()))));
+        }
+        if let Some(t) = q.created_after {
+            match bound(t) {
+                Some(t) => clauses.push(format!("created_at >= {}", arg(Value::Integer(t)))),
+                None => clauses.push("0".into()),
+            }
+        }
+        if let Some(t) = q.created_before.and_then(bound) {
+            clauses.push(format!("created_at < {}", arg(Value::Integer(t))));
+        }
+        if let Some(u) = &q.uri {
+            clauses.push(format!("uri = {}", arg(Value::Text(u.clone()))));
+        }
+        if let Some(t) = q.expired_before {
+            match bound(t) {
+                Some(t) => clauses.push(format!("expires_at < {}", arg(Value::Integer(t)))),
+                None => clauses.push("expires_at IS NOT NULL".into()),
+            }
+        }
+        let (cmp, dir) = match q.order {
+            Order::OldestFirst => (">", "ASC"),
+            Order::NewestFirst => ("<", "DESC"),
+        };
+        if let Some((t, id)) = after {
+            match bound(t) {
+                Some(t) => {
+                    let t = arg(Value::Integer(t));
+                    let id = arg(Value::Text(id));
+                    clauses.push(format!("(created_at, id) {cmp} ({t}, {id})"));
+                }
+                None if q.order == Order::OldestFirst => clauses.push("0".into()),
+                None => {}
+            }
+        }
+        let limit_arg = arg(Value::Integer(limit as i64 + 1));
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM artifacts {filter} \
+             ORDER BY created_at {dir}, id {dir} LIMIT {limit_arg}"
+        );
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
+        let mut records = st
+            .query_map(rusqlite::params_from_iter(args.iter()), row_to_record)
+            .map_err(db_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        let next_cursor = if records.len() > limit {
+            records.truncate(limit);
+            records.last().map(|r| cursor::encode(r.created_at, &r.id))
+        } else {
+            None
+        };
+        Ok(Page {
+            records,
+            next_cursor,
+        })
+    }
+
+    fn summary(&self, bucket: &str) -> Result<BucketSummary, Error> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM artifacts WHERE bucket = ?1",
+            )
+            .map_err(db_err)?;
+        let (count, total): (i64, i64) = st
+            .query_row([bucket], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db_err)?;
+        Ok(BucketSummary {
+            count: count.max(0) as u64,
+            total_bytes: total.max(0) as u64,
+        })
+    }
+
+    fn delete(&self, id: &str) -> Result<bool, Error> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached("DELETE FROM artifacts WHERE id = ?1")
+            .map_err(db_err)?;
+        Ok(st.execute([id]).map_err(db_err)? > 0)
+    }
+
+    fn touch(&self, id: &str, at: Timestamp) -> Result<(), Error> {
+        let at = to_i64(at, "accessed_at")?;
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "UPDATE artifacts SET accessed_at = MAX(COALESCE(accessed_at, 0), ?2), \
+                 access_count = access_count + 1 WHERE id = ?1",
+            )
+            .map_err(db_err)?;
+        st.execute(params![id, at]).map_err(db_err)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_is_idempotent() {
+        let dir = std::env::temp_dir().join(format!("artifact-sqlite-{}", std::process::id()));
+        let path = dir.join("nested/meta.db");
+        let path = path.to_str().unwrap();
+        drop(SqliteMetadata::open(path).unwrap());
+        let m = SqliteMetadata::open(path).unwrap();
+        let v: i64 = m
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let mode: String = m
+            .conn()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(m);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
