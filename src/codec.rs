@@ -158,8 +158,11 @@ pub struct Sink {
     pub written: u64,
 }
 
-/// Chunk size of writes to storage.
+/// Chunk size of writes to storage: small writes are batched up to this size, large ones are
+/// split into pieces of at most [`WRITE_CHUNK_MAX`] (hosts cap the bytes of one call).
 pub const WRITE_CHUNK: usize = 1 << 20;
+/// Largest single write handed to storage.
+pub const WRITE_CHUNK_MAX: usize = 1 << 20;
 
 impl Sink {
     pub fn new(writer: Box<dyn BlobWriter + Send>) -> Self {
@@ -182,7 +185,9 @@ impl Write for Sink {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.written += data.len() as u64;
         if self.buf.is_empty() && data.len() >= WRITE_CHUNK {
-            self.writer.write(data).map_err(io::Error::other)?;
+            for piece in data.chunks(WRITE_CHUNK_MAX) {
+                self.writer.write(piece).map_err(io::Error::other)?;
+            }
             return Ok(data.len());
         }
         self.buf.extend_from_slice(data);

@@ -75,7 +75,8 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Wall-clock budget of one export call (default 60 s).
     pub call_timeout: Duration,
-    /// Largest read or chunk a single storage host call moves (default 64 MiB).
+    /// Largest read or chunk a single storage host call moves (default 64 MiB, at least 1 MiB:
+    /// the component writes chunks of up to 1 MiB).
     pub max_bytes_per_call: u64,
 }
 
@@ -95,7 +96,7 @@ impl Limits {
         self
     }
     pub fn max_bytes_per_call(mut self, v: u64) -> Self {
-        self.max_bytes_per_call = v;
+        self.max_bytes_per_call = v.max(1 << 20);
         self
     }
 }
