@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Demo on the embedded default store (filesystem blobs + SQLite metadata under $ARTIFACT_HOME):
+# puts the sample files in examples/, then heads and gets them back through the component.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rustup target add wasm32-wasip2 >/dev/null
+cargo build --locked --release -p artifact-host --bin artifact
+A=target/release/artifact
+export ARTIFACT_HOME="${ARTIFACT_HOME:-$PWD/.artifacts}"
+echo "store: $ARTIFACT_HOME"
+
+step() { echo; echo "\$ artifact $*"; "$A" "$@"; }
+
+step put examples/prices.json --bucket demo --name prices.json --created-by demo
+step put examples/report.csv --bucket demo --name report.csv --content-type text/csv --compression gzip
+step head demo/prices.json
+step get demo/prices.json
+step get demo/report.csv --mode text
+step get demo/report.csv --mode bytes --range 0-15
+echo
+echo "\$ artifact get demo/report.csv --mode json   # not JSON: a typed decode error, exit 1"
+"$A" get demo/report.csv --mode json || echo "(exit $?)"

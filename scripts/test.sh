@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine that has only the Rust toolchain.
+# Installs what the tests need (the wasm target; later: PostgreSQL, an S3 server, Node, Python
+# packages), then runs every test, including those that load the built .wasm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rustup target add wasm32-wasip2 >/dev/null
+
+echo "== native unit tests, component build, host tests (through the real .wasm)"
+cargo test --workspace --locked
+
+echo "== component builds for wasm32-wasip2 with plain cargo"
+cargo build --locked --release --target wasm32-wasip2 -p artifact-component --lib --target-dir target/guest
+ls -l target/guest/wasm32-wasip2/release/artifact_component.wasm
