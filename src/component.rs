@@ -11,6 +11,7 @@ mod bindings {
 }
 
 use crate::backend::{BlobWriter, Inserted, Metadata, Publish, Storage};
+use crate::manifest;
 use crate::model as m;
 use crate::store::{self, Store};
 use bindings::artifact::store::{metadata as wm, storage as ws, types as wt};
@@ -366,7 +367,7 @@ fn not_yet(what: &str) -> wt::Error {
 
 struct ReaderRes(RefCell<store::Reader>);
 struct WriterRes(RefCell<store::Writer>);
-struct PartsRes;
+struct PartsRes(RefCell<manifest::PartReader>);
 
 impl wa::GuestReader for ReaderRes {
     fn meta(&self) -> wt::ArtifactRecord {
@@ -389,12 +390,35 @@ impl wa::GuestWriter for WriterRes {
     }
 }
 
+fn strategy_in(s: wa::Strategy) -> manifest::Strategy {
+    match s {
+        wa::Strategy::Append => manifest::Strategy::Append,
+        wa::Strategy::Concat => manifest::Strategy::Concat,
+        wa::Strategy::Merge => manifest::Strategy::Merge,
+        wa::Strategy::Replace => manifest::Strategy::Replace,
+    }
+}
+
+fn manifest_options_in(o: wa::ManifestOptions) -> manifest::ManifestOptions {
+    manifest::ManifestOptions {
+        strategy: strategy_in(o.strategy),
+        merge_path: o.merge_path,
+        put: put_options_in(o.put),
+        correlation: o.correlation,
+        metadata: None,
+    }
+}
+
+fn part_out(p: manifest::Part) -> wa::Part {
+    wa::Part { index: p.index, data: body_out(p.data), meta: record_out(p.meta) }
+}
+
 impl wa::GuestPartReader for PartsRes {
     fn meta(&self) -> wt::ArtifactRecord {
-        unreachable!("part readers are never constructed yet")
+        record_out(self.0.borrow().meta().clone())
     }
     fn next(&self) -> Result<Option<wa::Part>, wt::Error> {
-        Err(not_yet("manifest part reading"))
+        self.0.borrow_mut().next().map(|p| p.map(part_out)).map_err(err_out)
     }
 }
 
@@ -445,17 +469,18 @@ impl wa::Guest for Component {
     fn sign(_r: String, _ttl: u64, _o: wa::SignOptions) -> Result<String, wt::Error> {
         Err(not_yet("signing"))
     }
-    fn manifest_create(_o: wa::ManifestOptions, _p: Vec<String>) -> Result<wa::PutResult, wt::Error> {
-        Err(not_yet("manifests"))
+    fn manifest_create(options: wa::ManifestOptions, parts: Vec<String>) -> Result<wa::PutResult, wt::Error> {
+        engine().manifest_create(&manifest_options_in(options), &parts).map(put_result_out).map_err(err_out)
     }
-    fn manifest_add(_m: String, _p: String, _i: Option<u32>) -> Result<wa::PutResult, wt::Error> {
-        Err(not_yet("manifests"))
+    fn manifest_add(manifest: String, part: String, index: Option<u32>) -> Result<wa::PutResult, wt::Error> {
+        engine().manifest_add(&manifest, &part, index).map(put_result_out).map_err(err_out)
     }
-    fn manifest_complete(_m: String) -> Result<wa::PutResult, wt::Error> {
-        Err(not_yet("manifests"))
+    fn manifest_complete(manifest: String) -> Result<wa::PutResult, wt::Error> {
+        engine().manifest_complete(&manifest).map(put_result_out).map_err(err_out)
     }
-    fn open_parts(_m: String, _o: wa::GetOptions) -> Result<wa::PartReader, wt::Error> {
-        Err(not_yet("manifests"))
+    fn open_parts(manifest: String, options: wa::GetOptions) -> Result<wa::PartReader, wt::Error> {
+        let r = engine().open_parts(&manifest, &get_options_in(options)).map_err(err_out)?;
+        Ok(wa::PartReader::new(PartsRes(RefCell::new(r))))
     }
 }
 

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod codec;
 pub mod externalize;
 pub mod ids;
+pub mod manifest;
 pub mod model;
 pub mod preview;
 pub mod refs;

@@ -113,6 +113,9 @@ impl Store {
         let mode = opts.mode.unwrap_or_default();
         let max = opts.max_bytes.unwrap_or(DEFAULT_GET_MAX_BYTES);
         let rec = self.resolve_live(r)?;
+        if rec.kind == Kind::Manifest && opts.resolve_manifest.unwrap_or(true) {
+            return self.get_resolved_manifest(rec, opts);
+        }
         let bytes = self.read_logical(&rec, opts.range, max)?;
         let data = codec::decode_body(bytes, mode)?;
         let _ = self.metadata.touch(&rec.id, (self.now)());
@@ -427,6 +430,17 @@ impl Writer {
             }
             WriterState::Existing(_) => Ok(()),
             WriterState::Done => Err(Error::InvalidArgument("writer is finished".into())),
+        }
+    }
+
+    /// The record this writer publishes (id and logical ref are final; size, digest and location
+    /// are filled in by `finish`) and whether it is an existing artifact found by get-or-create.
+    /// `None` once finished or aborted.
+    pub fn planned(&self) -> Option<(&Record, bool)> {
+        match &self.state {
+            WriterState::Open(w) => Some((&w.rec, false)),
+            WriterState::Existing(r) => Some((r, true)),
+            WriterState::Done => None,
         }
     }
 
