@@ -67,9 +67,10 @@ pub fn parse_rfc3339(s: &str) -> Result<Timestamp, Error> {
     }
     let offset_min: i64 = match rest {
         "Z" | "z" | "" | "+00:00" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
-            let hh: i64 = o[1..3].parse().map_err(|_| bad())?;
-            let mm: i64 = o[4..6].parse().map_err(|_| bad())?;
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && o.get(3..4) == Some(":") => {
+            // `get`: the text is hostile and may hold multi-byte characters.
+            let hh: i64 = o.get(1..3).and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+            let mm: i64 = o.get(4..6).and_then(|x| x.parse().ok()).ok_or_else(bad)?;
             let v = hh * 60 + mm;
             if o.starts_with('-') { -v } else { v }
         }
