@@ -5,8 +5,9 @@
 //! 2. measures it: the size is the byte length of the text with surrounding JSON whitespace
 //!    removed (that exact text is what is returned inline or stored);
 //! 3. always computes a bounded preview ([`crate::preview`]) and the selected fields
-//!    ([`crate::select`]); a selected value larger than the preview budget is itself previewed,
-//!    so `extracted` stays small however large the selection;
+//!    ([`crate::select`]); a selected value larger than the preview budget is summarised
+//!    within that budget ([`crate::preview::field`]: a long string is cut and ends in `…`), so
+//!    `extracted` stays small however large the selection;
 //! 4. at or under `inline_max_bytes` (default 65536) returns the text as `inline`; over it, puts
 //!    the text (content type `application/json` unless `put.content_type` says otherwise, with
 //!    every other `put` option honoured) with the preview and extracted fields stored in the
@@ -36,7 +37,7 @@ pub fn summarize(value: &Value, paths: &[select::Path], budget: usize) -> (Strin
     let mut extracted = Map::new();
     for p in paths {
         if let Some(v) = p.lookup(value) {
-            extracted.insert(p.key.clone(), preview::preview(v, budget));
+            extracted.insert(p.key.clone(), preview::field(v, budget));
         }
     }
     (pv, Value::Object(extracted).to_string())

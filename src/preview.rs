@@ -6,12 +6,14 @@
 //! - An object that is cut keeps a selection of its entries, in key order (serde_json orders keys
 //!   by their UTF-8 bytes); entries whose value does not fit whole are themselves summarised or
 //!   left out. It gains `"_truncated": true` and `"_count": N`, N being its original number of
-//!   entries. (An original `_truncated` or `_count` key is replaced by the marker.) A value
-//!   that does not fit whole gets half of the room left (all of it when little is left), so the
-//!   first large entries are shown in most detail; a nested summary that would keep no entries
-//!   is left out.
+//!   entries. (An original `_truncated` or `_count` key is replaced by the marker.) An entry
+//!   that does not fit whole is summarised in the room left minus what the next few entries
+//!   need (but at least half of it); an array item that does not fit whole gets half of the room
+//!   left (all of it when little is left), so first items are shown in most detail. A nested
+//!   summary that would keep no entries is left out.
 //! - An array that is cut becomes the object `{"_count": N, "_items": [first items…],
 //!   "_truncated": true}`; `_items` is a prefix of the array, its last item possibly summarised.
+//! - Selected fields ([`field`]) follow the nested rules: a cut string stays a string.
 //! - At the top level a cut string becomes `{"_bytes": N, "_truncated": true, "_value": "…"}`
 //!   (N = UTF-8 length of the original), so `preview._truncated` is `true` whenever the preview
 //!   is not the whole value.
@@ -128,9 +130,10 @@ fn cut_string(s: &str, budget: usize) -> Option<String> {
     Some(out)
 }
 
-/// Budget handed to one nested value that does not fit whole in `avail`.
+/// Budget handed to one nested value that does not fit whole in `avail`: half of it while that
+/// is roomy, so later entries still get space; all of it near the end.
 fn share(avail: usize) -> Option<usize> {
-    if avail >= 2 * MIN_SUMMARY {
+    if avail >= 4 * MIN_SUMMARY {
         Some(avail / 2)
     } else if avail >= MIN_SUMMARY {
         Some(avail)
@@ -190,7 +193,8 @@ fn fit_object(o: &Map<String, Value>, budget: usize) -> Option<Value> {
     let mut remaining = budget.checked_sub(size(&Value::Object(m.clone())))?;
     // Each added entry costs `,"key":value`.
     const SMALLEST_ENTRY: usize = 1 + 2 + 1 + 1;
-    for (k, x) in o {
+    let entries: Vec<(&String, &Value)> = o.iter().collect();
+    for (i, &(k, x)) in entries.iter().enumerate() {
         if remaining < SMALLEST_ENTRY {
             break;
         }
@@ -202,7 +206,14 @@ fn fit_object(o: &Map<String, Value>, budget: usize) -> Option<Value> {
         let kept = if full <= avail {
             x.clone()
         } else {
-            match share(avail).and_then(|b| fit(x, b)) {
+            // Leave room for what the next few entries plausibly need, at most half.
+            let reserve: usize = entries[i + 1..]
+                .iter()
+                .take(8)
+                .map(|(k, v)| (2 + str_size(k) + size_capped(v, 32)).min(40))
+                .sum();
+            let b = avail.saturating_sub(reserve).max(avail / 2);
+            match (avail >= MIN_SUMMARY).then(|| fit(x, b.max(MIN_SUMMARY))).flatten() {
                 Some(p) => p,
                 None => continue,
             }
@@ -251,6 +262,13 @@ pub fn preview(v: &Value, budget: usize) -> Value {
             }
         }
     }
+}
+
+/// A selected field within `budget`: the value itself when it fits, else its summary under the
+/// nested rules (a cut string stays a string ending in `…`, a cut array becomes the `_items`
+/// object), falling back to [`preview`] when no nested summary fits.
+pub fn field(v: &Value, budget: usize) -> Value {
+    fit(v, budget).filter(|p| size(p) <= budget).unwrap_or_else(|| preview(v, budget))
 }
 
 #[cfg(test)]

@@ -243,7 +243,7 @@ impl Store {
         // logical size instead.
         let raw_cap = if precompressed { None } else { opts.max_bytes };
         if let (Some(e), IfExists::Get) = (existing, if_exists) {
-            return Ok(Writer { store: self.clone(), state: WriterState::Existing(e), max_bytes: raw_cap, written: 0 });
+            return Ok(Writer { store: self.clone(), state: WriterState::Existing(Box::new(e)), max_bytes: raw_cap, written: 0 });
         }
         let verifier = if precompressed { Some(Verifier::new(compression, opts.max_bytes)?) } else { None };
         let w = self.storage.create_writer(&driver)?;
@@ -380,7 +380,7 @@ struct OpenWriter {
 enum WriterState {
     Open(Box<OpenWriter>),
     /// get-or-create found the pair: writes are counted and dropped.
-    Existing(Record),
+    Existing(Box<Record>),
     Done,
 }
 
@@ -459,7 +459,7 @@ impl Writer {
         match std::mem::replace(&mut self.state, WriterState::Done) {
             WriterState::Done => Err(Error::InvalidArgument("writer is finished".into())),
             WriterState::Existing(rec) => {
-                Ok(PutResult { result_ref: crate::result_ref::to_json(&rec), record: rec, created: false })
+                Ok(PutResult { result_ref: crate::result_ref::to_json(&rec), record: *rec, created: false })
             }
             WriterState::Open(mut w) => {
                 let r = self.publish(&mut w);
