@@ -18,3 +18,6 @@ pub mod time;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+
+#[cfg(test)]
+mod vectors;
