@@ -619,10 +619,7 @@ impl Reader {
         }
         let want = (max.max(1) as u64).min(self.remaining);
         let chunk = match &mut self.src {
-            Source::Direct(s) => match s.next_chunk(want)? {
-                Some(c) => c,
-                None => Vec::new(),
-            },
+            Source::Direct(s) => s.next_chunk(want)?.unwrap_or_default(),
             Source::Decoded(r) => {
                 while self.skip > 0 {
                     let mut sink = [0u8; 16 << 10];
