@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod codec;
 pub mod externalize;
+pub mod http;
 pub mod ids;
 pub mod manifest;
 pub mod model;
@@ -12,6 +13,7 @@ pub mod preview;
 pub mod refs;
 pub mod result_ref;
 pub mod select;
+pub mod sign;
 pub mod store;
 pub mod template;
 pub mod time;

@@ -1,0 +1,556 @@
+//! HTTP semantics of the edge handler, independent of `wasi:http` so they unit-test natively:
+//! a request (method, path with query, headers) becomes a [`Response`] with a status, headers
+//! and a [`Body`] that is pulled in bounded chunks, never built whole.
+//!
+//! `GET`/`HEAD /v1/artifacts/<id>?exp=…&kid=…&sig=…[&range=a-b]`:
+//! - the signature is checked first (see [`crate::sign`]); anything wrong with it is 403 and
+//!   nothing about the artifact (not even whether it exists) is revealed;
+//! - unknown artifact 404, expired artifact 410, other methods 405, a malformed path 400;
+//! - `If-None-Match` → 304; one `Range: bytes=a-b | a- | -n` → 206 with `Content-Range`, an
+//!   unsatisfiable one → 416 with `Content-Range: bytes */size`; several ranges, other units or
+//!   bad syntax are ignored (RFC 9110 allows it) and the whole body is sent; `If-Range` with a
+//!   different ETag also sends the whole body;
+//! - a URL signed for a range serves only bytes inside it: a request without `Range` gets the
+//!   signed range (206), a `Range` reaching outside it is 403;
+//! - a gzip-stored artifact is sent as stored with `Content-Encoding: gzip` when the request's
+//!   `Accept-Encoding` lists `gzip` (or `*`) with q > 0 and no range is involved; otherwise it is
+//!   decompressed. The stored stream is still verified (it is decoded alongside and the SHA-256
+//!   checked before its last chunk goes out).
+//!
+//! Errors are small JSON bodies: `{"error":{"status":403,"kind":"forbidden","message":"…"}}`.
+
+use crate::codec::{self, BlobSource, Verifier};
+use crate::model::{ByteRange, Compression, Error, GetOptions, Record};
+use crate::sign::{self, Config, Keys, PATH_PREFIX};
+use crate::store::{Reader, Store};
+use sha2::Digest;
+
+/// A request as the handler sees it. Header names are matched case-insensitively.
+pub struct Request<'a> {
+    pub method: &'a str,
+    /// Path and query, e.g. `/v1/artifacts/01…?exp=…`.
+    pub path_with_query: &'a str,
+    pub headers: &'a [(String, Vec<u8>)],
+}
+
+impl Request<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+            .map(str::trim)
+    }
+}
+
+/// Decided response. `Content-Length` is always among the headers.
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+impl Response {
+    /// The value of header `name`, if set.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response body, pulled chunk by chunk.
+pub enum Body {
+    /// No body (HEAD, 304).
+    Empty,
+    /// A small in-memory body (JSON errors).
+    Bytes(Vec<u8>),
+    /// Logical bytes from the engine's reader (verified on full reads).
+    Logical(Reader),
+    /// Stored (encoded) bytes, verified by decoding alongside.
+    Stored(Box<StoredStream>),
+}
+
+impl Body {
+    /// Next chunk of at most `max` bytes; empty at the end. An error mid-body means the bytes
+    /// sent so far must be abandoned (the connection is cut without finishing the body).
+    pub fn next_chunk(&mut self, max: usize) -> Result<Vec<u8>, Error> {
+        match self {
+            Body::Empty => Ok(Vec::new()),
+            Body::Bytes(b) => Ok(std::mem::take(b)),
+            Body::Logical(r) => r.read(max),
+            Body::Stored(s) => s.next_chunk(max),
+        }
+    }
+}
+
+/// The stored bytes of a compressed artifact, checked against the record as they pass.
+pub struct StoredStream {
+    src: BlobSource,
+    verifier: Option<Verifier>,
+    rec: Record,
+}
+
+impl StoredStream {
+    fn next_chunk(&mut self, max: usize) -> Result<Vec<u8>, Error> {
+        let Some(chunk) = self.src.next_chunk(max.max(1) as u64)? else {
+            return Ok(Vec::new());
+        };
+        let integrity = |m: String| Error::Integrity(format!("artifact {}: {m}", self.rec.id));
+        let v = self.verifier.as_mut().ok_or_else(|| integrity("read past the end".into()))?;
+        v.write_all(&chunk).map_err(|e| integrity(e.to_string()))?;
+        if self.src.remaining == 0 {
+            let t = self.verifier.take().expect("checked").finish().map_err(|e| integrity(e.to_string()))?;
+            let got = hex(&t.hasher.finalize());
+            if got != self.rec.sha256 || t.count != self.rec.bytes {
+                return Err(integrity(format!(
+                    "stored blob decodes to {} bytes with sha256 {got}, recorded {} bytes with {}",
+                    t.count, self.rec.bytes, self.rec.sha256
+                )));
+            }
+        }
+        Ok(chunk)
+    }
+}
+
+fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn json_escape(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// A JSON error response.
+pub fn error_response(status: u16, kind: &str, message: &str) -> Response {
+    let body = format!(
+        "{{\"error\":{{\"status\":{status},\"kind\":{},\"message\":{}}}}}\n",
+        json_escape(kind),
+        json_escape(message)
+    )
+    .into_bytes();
+    Response {
+        status,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("content-length".into(), body.len().to_string()),
+            ("cache-control".into(), "no-store".into()),
+            ("x-content-type-options".into(), "nosniff".into()),
+        ],
+        body: Body::Bytes(body),
+    }
+}
+
+fn from_error(e: &Error) -> Response {
+    let status = match e {
+        Error::Forbidden(_) | Error::Expired(_) => 403,
+        Error::NotFound(_) | Error::InvalidRef(_) => 404,
+        Error::InvalidArgument(_) => 400,
+        Error::RangeNotSatisfiable(_) => 416,
+        _ => 500,
+    };
+    error_response(status, e.kind(), &e.to_string())
+}
+
+/// IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(ms: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Whether `Accept-Encoding` explicitly allows gzip (`gzip` or `*` with q > 0, and gzip not
+/// refused with q=0). An absent header means identity: that is what curl and most libraries
+/// without decompression expect.
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    let Some(h) = accept_encoding else { return false };
+    let mut star = None;
+    for item in h.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
+            .find_map(|v| v.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match coding.as_str() {
+            "gzip" | "x-gzip" => return q > 0.0,
+            "*" => star = Some(q > 0.0),
+            _ => {}
+        }
+    }
+    star.unwrap_or(false)
+}
+
+/// The single byte range of a `Range` header, or `None` when the header must be ignored.
+pub fn parse_range_header(h: &str) -> Option<ByteRange> {
+    let (unit, spec) = h.trim().split_once('=')?;
+    if !unit.trim().eq_ignore_ascii_case("bytes") || spec.contains(',') {
+        return None;
+    }
+    codec::parse_range(spec.trim()).ok()
+}
+
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    let want = bare(etag);
+    if_none_match.split(',').any(|t| t.trim() == "*" || bare(t) == want)
+}
+
+/// Handles one request against `store` with keys from `cfg` at `now_ms`.
+pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, now_ms: u64) -> Response {
+    let head = match req.method {
+        "GET" => false,
+        "HEAD" => true,
+        other => {
+            let mut r = error_response(405, "method-not-allowed", &format!("method {other} is not allowed; use GET or HEAD"));
+            r.headers.push(("allow".into(), "GET, HEAD".into()));
+            return r;
+        }
+    };
+    let (path, query) = req.path_with_query.split_once('?').unwrap_or((req.path_with_query, ""));
+    let Some(id) = path.strip_prefix(PATH_PREFIX) else {
+        return error_response(404, "not-found", &format!("no route for {path}; signed reads are under {PATH_PREFIX}<id>"));
+    };
+    if !crate::ids::is_valid(id) {
+        return error_response(400, "invalid-ref", "malformed artifact id in the path");
+    }
+    let keys = match Keys::from_config(cfg) {
+        Ok(k) => k,
+        Err(e) => return error_response(500, "configuration", &format!("the server cannot verify signatures: {e}")),
+    };
+    let grant = match sign::verify(&keys, req.method, id, query, now_ms / 1000) {
+        Ok(g) => g,
+        Err(e) => return from_error(&e),
+    };
+    let rec = match store.resolve_live(id) {
+        Ok(r) => r,
+        Err(Error::Expired(m)) => return error_response(410, "expired", &m),
+        Err(e) => return from_error(&e),
+    };
+    let size = rec.bytes;
+    let gzip_stored = rec.compression == Compression::Gzip;
+    let base_etag = format!("\"{}\"", rec.sha256);
+
+    // Range: the request's (unless If-Range says the representation changed), else the grant's.
+    let mut requested = req.header("range").and_then(parse_range_header);
+    if let Some(ir) = req.header("if-range") {
+        if ir.trim() != base_etag {
+            requested = None;
+        }
+    }
+    let effective = requested.or(grant.range);
+    let gzip = gzip_stored && effective.is_none() && accepts_gzip(req.header("accept-encoding"));
+    let etag = if gzip { format!("\"{}-gzip\"", rec.sha256) } else { base_etag };
+
+    let max_age = grant.exp.saturating_sub(now_ms / 1000);
+    let mut headers: Vec<(String, String)> = vec![
+        ("etag".into(), etag.clone()),
+        ("last-modified".into(), http_date(rec.updated_at)),
+        ("cache-control".into(), format!("private, max-age={max_age}")),
+        ("accept-ranges".into(), "bytes".into()),
+        ("x-content-type-options".into(), "nosniff".into()),
+    ];
+    if gzip_stored {
+        headers.push(("vary".into(), "Accept-Encoding".into()));
+    }
+    if req.header("if-none-match").is_some_and(|inm| etag_matches(inm, &etag)) {
+        headers.push(("content-length".into(), "0".into()));
+        return Response { status: 304, headers, body: Body::Empty };
+    }
+
+    let (status, offset, len) = match effective {
+        None => (200, 0, size),
+        Some(r) => {
+            let (o, l) = match codec::resolve_range(r, size) {
+                Ok(x) => x,
+                Err(_) => {
+                    let mut resp = error_response(416, "range-not-satisfiable", &format!("range not satisfiable for a body of {size} bytes"));
+                    resp.headers.push(("content-range".into(), format!("bytes */{size}")));
+                    return resp;
+                }
+            };
+            if let (Some(_), Some(g)) = (requested, grant.range) {
+                let inside = codec::resolve_range(g, size).is_ok_and(|(go, gl)| o >= go && o + l <= go + gl);
+                if !inside {
+                    return error_response(403, "forbidden", "the requested range is outside the range this URL is signed for");
+                }
+            }
+            (206, o, l)
+        }
+    };
+    headers.push(("content-type".into(), rec.content_type.clone()));
+    if status == 206 {
+        headers.push(("content-range".into(), format!("bytes {offset}-{}/{size}", offset + len - 1)));
+    }
+    if gzip {
+        headers.push(("content-encoding".into(), "gzip".into()));
+        headers.push(("content-length".into(), rec.stored_bytes.to_string()));
+    } else {
+        headers.push(("content-length".into(), len.to_string()));
+    }
+    if head || len == 0 {
+        let _ = store.metadata.touch(&rec.id, now_ms);
+        return Response { status, headers, body: Body::Empty };
+    }
+    let body = if gzip {
+        let _ = store.metadata.touch(&rec.id, now_ms);
+        let verifier = match Verifier::new(Compression::Gzip, None) {
+            Ok(v) => v,
+            Err(e) => return from_error(&e),
+        };
+        let src = BlobSource::new(store.storage.clone(), &rec.location.uri, 0, rec.stored_bytes);
+        Body::Stored(Box::new(StoredStream { src, verifier: Some(verifier), rec }))
+    } else {
+        let range = (status == 206).then_some(ByteRange::Bounded { start: offset, end: offset + len - 1 });
+        let opts = GetOptions { range, ..Default::default() };
+        match store.open_reader(&rec.id, &opts) {
+            // The record may have been overwritten between the two lookups: never mix them.
+            Ok(r) if r.meta().sha256 == rec.sha256 && r.meta().bytes == rec.bytes => Body::Logical(r),
+            Ok(_) => return error_response(503, "conflict", "the artifact changed while being read; retry"),
+            Err(e) => return from_error(&e),
+        }
+    };
+    Response { status, headers, body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::mem::{MemMetadata, MemStorage};
+    use crate::model::PutOptions;
+    use crate::sign::{base64url_encode, SignOptions};
+    use std::collections::BTreeMap;
+    use std::io::Write;
+    use std::rc::Rc;
+
+    const NOW: u64 = 1_780_000_000_000;
+
+    struct Fx {
+        st: Store,
+        mem: MemStorage,
+        cfg: BTreeMap<String, String>,
+    }
+
+    fn now() -> u64 {
+        NOW
+    }
+
+    fn fx() -> Fx {
+        let mem = MemStorage::default();
+        let mut st = Store::new(Rc::new(mem.clone()), Rc::new(MemMetadata::default()));
+        st.now = now;
+        let mut cfg = BTreeMap::new();
+        cfg.insert("signing_keys".into(), format!("old:{},new:{}", base64url_encode(&[1; 32]), base64url_encode(&[2; 32])));
+        cfg.insert("active_kid".into(), "new".into());
+        Fx { st, mem, cfg }
+    }
+
+    fn body() -> Vec<u8> {
+        (0..100_000u32).map(|i| (i * 31 % 253) as u8).collect()
+    }
+
+    impl Fx {
+        fn put(&self, data: &[u8], c: Compression) -> Record {
+            let o = PutOptions { compression: Some(c), content_type: Some("text/csv".into()), ..Default::default() };
+            self.st.put(data, &o).unwrap().record
+        }
+        fn url(&self, id: &str, range: Option<ByteRange>) -> String {
+            self.st.sign(&self.cfg, id, 600, &SignOptions { range, ..Default::default() }).unwrap()
+        }
+        fn req(&self, method: &str, url: &str, headers: &[(&str, &str)]) -> (Response, Vec<u8>) {
+            let h: Vec<(String, Vec<u8>)> = headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+            let mut r = handle(&self.st, &self.cfg, &Request { method, path_with_query: url, headers: &h }, NOW + 1000);
+            let mut out = Vec::new();
+            loop {
+                let c = r.body.next_chunk(7000).unwrap();
+                if c.is_empty() {
+                    break;
+                }
+                out.extend_from_slice(&c);
+            }
+            if let Some(n) = r.header("content-length") {
+                if method == "GET" && r.status != 304 {
+                    assert_eq!(n.parse::<usize>().unwrap(), out.len(), "content-length");
+                }
+            }
+            (r, out)
+        }
+    }
+
+    #[test]
+    fn full_get_and_head() {
+        let f = fx();
+        let data = body();
+        let rec = f.put(&data, Compression::None);
+        let url = f.url(&rec.id, None);
+        let (r, b) = f.req("GET", &url, &[]);
+        assert_eq!(r.status, 200);
+        assert_eq!(b, data);
+        assert_eq!(r.header("content-type"), Some("text/csv"));
+        assert_eq!(r.header("etag").unwrap(), format!("\"{}\"", rec.sha256));
+        assert_eq!(r.header("cache-control"), Some("private, max-age=599"));
+        assert_eq!(r.header("accept-ranges"), Some("bytes"));
+        assert!(r.header("last-modified").unwrap().ends_with(" GMT"));
+        let (h, hb) = f.req("HEAD", &url, &[]);
+        assert_eq!((h.status, hb.len()), (200, 0));
+        assert_eq!(h.header("content-length"), Some("100000"));
+    }
+
+    #[test]
+    fn ranges_416_and_304() {
+        let f = fx();
+        let data = body();
+        for c in [Compression::None, Compression::Gzip, Compression::Deflate] {
+            let rec = f.put(&data, c);
+            let url = f.url(&rec.id, None);
+            for (h, lo, hi) in [("bytes=10-19", 10, 19), ("bytes=99990-", 99_990, 99_999), ("bytes=-5", 99_995, 99_999), ("bytes=99999-200000", 99_999, 99_999)] {
+                let (r, b) = f.req("GET", &url, &[("Range", h)]);
+                assert_eq!(r.status, 206, "{h}");
+                assert_eq!(b, &data[lo..=hi], "{h} {c:?}");
+                assert_eq!(r.header("content-range").unwrap(), format!("bytes {lo}-{hi}/100000"));
+                assert!(r.header("content-encoding").is_none());
+            }
+            let (r, b) = f.req("GET", &url, &[("Range", "bytes=100000-")]);
+            assert_eq!(r.status, 416);
+            assert_eq!(r.header("content-range"), Some("bytes */100000"));
+            assert!(String::from_utf8(b).unwrap().contains("range-not-satisfiable"));
+            // Ignored forms: several ranges, other units, garbage.
+            for h in ["bytes=0-1,5-6", "items=0-1", "bytes=x"] {
+                assert_eq!(f.req("GET", &url, &[("Range", h)]).0.status, 200, "{h}");
+            }
+            let etag = format!("\"{}\"", rec.sha256);
+            let (r, b) = f.req("GET", &url, &[("If-None-Match", &etag)]);
+            assert_eq!((r.status, b.len()), (304, 0));
+            assert_eq!(r.header("etag"), Some(etag.as_str()));
+            assert_eq!(f.req("GET", &url, &[("If-None-Match", "\"other\", W/".to_string().as_str())]).0.status, 200);
+            assert_eq!(f.req("GET", &url, &[("If-None-Match", "*")]).0.status, 304);
+            // If-Range with another ETag: the whole body.
+            assert_eq!(f.req("GET", &url, &[("Range", "bytes=0-1"), ("If-Range", "\"x\"")]).0.status, 200);
+            assert_eq!(f.req("GET", &url, &[("Range", "bytes=0-1"), ("If-Range", &etag)]).0.status, 206);
+        }
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        let f = fx();
+        let data = body();
+        let rec = f.put(&data, Compression::Gzip);
+        let url = f.url(&rec.id, None);
+        let (r, b) = f.req("GET", &url, &[("Accept-Encoding", "br, gzip;q=0.8")]);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-encoding"), Some("gzip"));
+        assert_eq!(r.header("vary"), Some("Accept-Encoding"));
+        assert_eq!(b.len() as u64, rec.stored_bytes);
+        let mut d = flate2::write::GzDecoder::new(Vec::new());
+        d.write_all(&b).unwrap();
+        assert_eq!(d.finish().unwrap(), data);
+        assert_eq!(r.header("etag").unwrap(), format!("\"{}-gzip\"", rec.sha256));
+        for ae in [None, Some("identity"), Some("gzip;q=0"), Some("*;q=0"), Some("br")] {
+            let h: Vec<(&str, &str)> = ae.map(|v| ("Accept-Encoding", v)).into_iter().collect();
+            let (r, b) = f.req("GET", &url, &h);
+            assert!(r.header("content-encoding").is_none(), "{ae:?}");
+            assert_eq!(b, data, "{ae:?}");
+        }
+        assert!(accepts_gzip(Some("*")));
+        assert!(accepts_gzip(Some("deflate, GZIP")));
+    }
+
+    #[test]
+    fn corrupt_stored_gzip_fails_before_its_last_chunk() {
+        let f = fx();
+        let data = body();
+        let rec = f.put(&data, Compression::Gzip);
+        let url = f.url(&rec.id, None);
+        // Replace the blob with a valid gzip stream of other bytes of the same stored length.
+        let other: Vec<u8> = data.iter().map(|b| b ^ 1).collect();
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&other).unwrap();
+        let gz = e.finish().unwrap();
+        f.mem.objects.lock().unwrap().insert(rec.location.uri.clone(), std::sync::Arc::new(gz.clone()));
+        let h: Vec<(String, Vec<u8>)> = vec![("accept-encoding".into(), b"gzip".to_vec())];
+        let mut r = handle(&f.st, &f.cfg, &Request { method: "GET", path_with_query: &url, headers: &h }, NOW);
+        let mut sent = 0;
+        let err = loop {
+            match r.body.next_chunk(4096) {
+                Ok(c) if c.is_empty() => panic!("corrupt body fully sent"),
+                Ok(c) => sent += c.len(),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), "integrity");
+        assert!(sent < gz.len());
+    }
+
+    #[test]
+    fn signed_ranges() {
+        let f = fx();
+        let data = body();
+        let rec = f.put(&data, Compression::None);
+        let url = f.url(&rec.id, Some(ByteRange::Bounded { start: 100, end: 199 }));
+        let (r, b) = f.req("GET", &url, &[]);
+        assert_eq!(r.status, 206);
+        assert_eq!(b, &data[100..200]);
+        let (r, b) = f.req("GET", &url, &[("Range", "bytes=150-199")]);
+        assert_eq!((r.status, b.as_slice()), (206, &data[150..200]));
+        for h in ["bytes=0-10", "bytes=150-200", "bytes=-5", "bytes=100-"] {
+            let (r, b) = f.req("GET", &url, &[("Range", h)]);
+            assert_eq!(r.status, 403, "{h}");
+            assert!(!String::from_utf8_lossy(&b).contains("\"status\":206"));
+        }
+    }
+
+    #[test]
+    fn errors() {
+        let f = fx();
+        let rec = f.put(b"a,b\n", Compression::None);
+        let url = f.url(&rec.id, None);
+        assert_eq!(f.req("POST", &url, &[]).0.status, 405);
+        assert_eq!(f.req("DELETE", &url, &[]).0.header("allow"), Some("GET, HEAD"));
+        assert_eq!(f.req("GET", "/v1/other", &[]).0.status, 404);
+        assert_eq!(f.req("GET", "/v1/artifacts/nope?exp=1", &[]).0.status, 400);
+        let (r, b) = f.req("GET", &url.replace("sig=", "sig=A"), &[]);
+        assert_eq!(r.status, 403);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["error"]["kind"], "forbidden");
+        assert_eq!(f.req("GET", url.split('?').next().unwrap(), &[]).0.status, 403);
+        // A valid signature for an id that names nothing: 404 (after the signature check).
+        let ghost = "01M84EG4VHHF84MF34ZRCQAC3P";
+        let keys = Keys::from_config(&f.cfg).unwrap();
+        let gurl = sign::sign_path(&keys, ghost, NOW / 1000, 600, &SignOptions::default()).unwrap();
+        assert_eq!(f.req("GET", &gurl, &[]).0.status, 404);
+        // Without keys the server cannot verify anything.
+        let h: Vec<(String, Vec<u8>)> = vec![];
+        let r = handle(&f.st, &BTreeMap::new(), &Request { method: "GET", path_with_query: &url, headers: &h }, NOW);
+        assert_eq!(r.status, 500);
+        // Expired URL.
+        let r = handle(&f.st, &f.cfg, &Request { method: "GET", path_with_query: &url, headers: &h }, NOW + 601_000);
+        assert_eq!(r.status, 403);
+        assert!(matches!(&r.body, Body::Bytes(b) if String::from_utf8_lossy(b).contains("expired")));
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(784_111_777_000), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(951_782_400_000), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+}

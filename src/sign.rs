@@ -1,0 +1,512 @@
+//! Signed URLs: HMAC-SHA256 over a canonical string of method, artifact id, expiry, optional
+//! byte range and key id. Keys come from configuration (`wasi:config/store` in the component, a
+//! map natively), never from the URL or the request:
+//!
+//! - `signing_keys` = `kid:base64key,kid2:base64key2` (standard or URL-safe base64, padding
+//!   optional; keys of at least 16 bytes; key ids of 1–64 `A-Z a-z 0-9 . _ -`);
+//! - `active_kid` = the key new URLs are signed with (default: the first key).
+//!
+//! Keep an old key in `signing_keys` after switching `active_kid` and URLs minted with it keep
+//! working until they expire; remove it to revoke them all.
+//!
+//! A URL path is `/v1/artifacts/<id>?exp=<unix seconds>&kid=<kid>&sig=<base64url>[&range=a-b]`.
+//! The canonical string is
+//! `ARTIFACT-HMAC-SHA256\n<METHOD>\n<id>\n<exp>\n<range or empty>\n<kid>`; a URL signed for `GET`
+//! also allows `HEAD`. Expiry is at most [`MAX_TTL_SECS`] (7 days, as S3 presigned URLs) ahead,
+//! both when minting and when verifying. Comparison is constant-time (`hmac`'s `verify_slice`).
+
+use crate::codec;
+use crate::model::{ByteRange, Error};
+use crate::store::Store;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Longest validity of a signed URL, seconds.
+pub const MAX_TTL_SECS: u64 = 7 * 24 * 3600;
+/// Path prefix of signed artifact URLs.
+pub const PATH_PREFIX: &str = "/v1/artifacts/";
+/// Shortest accepted key, bytes.
+pub const MIN_KEY_BYTES: usize = 16;
+/// Config key holding the keys.
+pub const KEYS_CONFIG: &str = "signing_keys";
+/// Config key naming the key new URLs are signed with.
+pub const ACTIVE_KID_CONFIG: &str = "active_kid";
+
+const SCHEME: &str = "ARTIFACT-HMAC-SHA256";
+
+/// Read-only configuration: `wasi:config/store` in the component, a map natively.
+pub trait Config {
+    /// The value of `key`, or `None` when it is not set.
+    fn get(&self, key: &str) -> Result<Option<String>, Error>;
+}
+
+impl Config for std::collections::BTreeMap<String, String> {
+    fn get(&self, key: &str) -> Result<Option<String>, Error> {
+        Ok(std::collections::BTreeMap::get(self, key).cloned())
+    }
+}
+
+impl Config for std::collections::HashMap<String, String> {
+    fn get(&self, key: &str) -> Result<Option<String>, Error> {
+        Ok(std::collections::HashMap::get(self, key).cloned())
+    }
+}
+
+/// The configured signing keys.
+pub struct Keys {
+    keys: Vec<(String, Vec<u8>)>,
+    active: String,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        let kids: Vec<&str> = self.keys.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Keys").field("kids", &kids).field("active", &self.active).finish()
+    }
+}
+
+fn valid_kid(k: &str) -> bool {
+    (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+impl Keys {
+    /// Reads `signing_keys` and `active_kid`. A missing or malformed configuration is
+    /// `invalid-argument` (the message never contains key material).
+    pub fn from_config(c: &dyn Config) -> Result<Keys, Error> {
+        let keys = c.get(KEYS_CONFIG)?.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+            Error::InvalidArgument(format!("signing is not configured: set {KEYS_CONFIG} (kid:base64key,...)"))
+        })?;
+        let active = c.get(ACTIVE_KID_CONFIG)?.filter(|s| !s.trim().is_empty());
+        Keys::parse(&keys, active.as_deref())
+    }
+
+    /// Parses `kid:base64key,...` and the active key id.
+    pub fn parse(signing_keys: &str, active_kid: Option<&str>) -> Result<Keys, Error> {
+        let bad = |m: String| Error::InvalidArgument(format!("{KEYS_CONFIG}: {m}"));
+        let mut keys: Vec<(String, Vec<u8>)> = Vec::new();
+        for (i, entry) in signing_keys.split(',').map(str::trim).enumerate() {
+            if entry.is_empty() {
+                continue;
+            }
+            let (kid, b64) = entry.split_once(':').ok_or_else(|| bad(format!("entry {} is not kid:base64key", i + 1)))?;
+            let kid = kid.trim();
+            if !valid_kid(kid) {
+                return Err(bad(format!("invalid key id {kid:?} (1-64 of A-Z a-z 0-9 . _ -)")));
+            }
+            let key = base64_decode(b64.trim()).ok_or_else(|| bad(format!("key {kid:?} is not valid base64")))?;
+            if key.len() < MIN_KEY_BYTES {
+                return Err(bad(format!("key {kid:?} has {} bytes; at least {MIN_KEY_BYTES} are needed", key.len())));
+            }
+            if keys.iter().any(|(k, _)| k == kid) {
+                return Err(bad(format!("key id {kid:?} appears twice")));
+            }
+            keys.push((kid.to_string(), key));
+        }
+        let first = keys.first().map(|(k, _)| k.clone()).ok_or_else(|| bad("no keys".into()))?;
+        let active = match active_kid.map(str::trim) {
+            None => first,
+            Some(a) if keys.iter().any(|(k, _)| k == a) => a.to_string(),
+            Some(a) => return Err(Error::InvalidArgument(format!("{ACTIVE_KID_CONFIG} {a:?} is not in {KEYS_CONFIG}"))),
+        };
+        Ok(Keys { keys, active })
+    }
+
+    /// The key id new URLs are signed with.
+    pub fn active(&self) -> &str {
+        &self.active
+    }
+
+    fn key(&self, kid: &str) -> Option<&[u8]> {
+        self.keys.iter().find(|(k, _)| k == kid).map(|(_, v)| v.as_slice())
+    }
+}
+
+/// Options of [`sign_path`]; mirrors WIT `sign-options`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignOptions {
+    /// `GET` (default; also allows `HEAD`) or `HEAD`.
+    pub method: Option<String>,
+    /// Restricts the URL to these bytes of the logical body.
+    pub range: Option<ByteRange>,
+    /// Key id to sign with; default the active one.
+    pub kid: Option<String>,
+}
+
+/// `a-b`, `a-` or `-n`.
+pub fn range_text(r: ByteRange) -> String {
+    match r {
+        ByteRange::Bounded { start, end } => format!("{start}-{end}"),
+        ByteRange::From(s) => format!("{s}-"),
+        ByteRange::Suffix(n) => format!("-{n}"),
+    }
+}
+
+fn canonical(method: &str, id: &str, exp: u64, range: &str, kid: &str) -> String {
+    format!("{SCHEME}\n{method}\n{id}\n{exp}\n{range}\n{kid}")
+}
+
+fn mac(key: &[u8], msg: &str) -> Hmac<Sha256> {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    m.update(msg.as_bytes());
+    m
+}
+
+fn normalize_method(m: Option<&str>) -> Result<&'static str, Error> {
+    match m.map(|s| s.trim().to_ascii_uppercase()).as_deref() {
+        None | Some("") | Some("GET") => Ok("GET"),
+        Some("HEAD") => Ok("HEAD"),
+        Some(other) => Err(Error::InvalidArgument(format!(
+            "signed URLs are read-only: method {other:?} is not GET or HEAD"
+        ))),
+    }
+}
+
+/// Mints the URL path for artifact `id`, valid for `ttl_secs` from `now_secs`.
+pub fn sign_path(keys: &Keys, id: &str, now_secs: u64, ttl_secs: u64, o: &SignOptions) -> Result<String, Error> {
+    if ttl_secs == 0 || ttl_secs > MAX_TTL_SECS {
+        return Err(Error::InvalidArgument(format!(
+            "ttl must be between 1 second and 7 days ({MAX_TTL_SECS} s), got {ttl_secs} s"
+        )));
+    }
+    if !crate::ids::is_valid(id) {
+        return Err(Error::InvalidArgument(format!("{id:?} is not an artifact id")));
+    }
+    let method = normalize_method(o.method.as_deref())?;
+    let kid = o.kid.as_deref().unwrap_or(keys.active());
+    let key = keys.key(kid).ok_or_else(|| Error::InvalidArgument(format!("unknown key id {kid:?}")))?;
+    let range = match o.range {
+        None => None,
+        Some(ByteRange::Bounded { start, end }) if end < start => {
+            return Err(Error::InvalidArgument(format!("range end {end} is before start {start}")))
+        }
+        Some(ByteRange::Suffix(0)) => return Err(Error::InvalidArgument("range -0 selects no bytes".into())),
+        Some(r) => Some(range_text(r)),
+    };
+    let exp = now_secs.saturating_add(ttl_secs);
+    let r = range.as_deref().unwrap_or("");
+    let sig = base64url_encode(&mac(key, &canonical(method, id, exp, r, kid)).finalize().into_bytes());
+    let mut url = format!("{PATH_PREFIX}{id}?exp={exp}&kid={kid}&sig={sig}");
+    if let Some(r) = range {
+        url.push_str("&range=");
+        url.push_str(&r);
+    }
+    if method == "HEAD" {
+        url.push_str("&method=HEAD");
+    }
+    Ok(url)
+}
+
+/// What a verified URL grants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// Expiry, unix seconds.
+    pub exp: u64,
+    /// Key that signed it.
+    pub kid: String,
+    /// The only bytes it may read, if restricted.
+    pub range: Option<ByteRange>,
+}
+
+fn forbidden(m: &str) -> Error {
+    Error::Forbidden(m.to_string())
+}
+
+/// Percent-decodes a query value; `None` on a bad escape or non-UTF-8 result.
+fn pct_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let h = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(h, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Verifies the query of a request for artifact `id` with `method` (`GET` or `HEAD`) at
+/// `now_secs`. Missing, malformed, tampered, unknown-kid and too-long-lived signatures are
+/// `forbidden`; a correctly signed URL past its expiry is `expired`.
+pub fn verify(keys: &Keys, method: &str, id: &str, query: &str, now_secs: u64) -> Result<Grant, Error> {
+    let (mut exp, mut kid, mut sig, mut range, mut signed_method) = (None, None, None, None, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match k {
+            "exp" => &mut exp,
+            "kid" => &mut kid,
+            "sig" => &mut sig,
+            "range" => &mut range,
+            "method" => &mut signed_method,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(forbidden("malformed signature: a signed parameter appears twice"));
+        }
+        *slot = Some(pct_decode(v).ok_or_else(|| forbidden("malformed signature: bad percent-encoding"))?);
+    }
+    let (exp, kid, sig) = match (exp, kid, sig) {
+        (Some(e), Some(k), Some(s)) => (e, k, s),
+        _ => return Err(forbidden("missing signature: exp, kid and sig are required")),
+    };
+    let exp_n: u64 = exp
+        .parse()
+        .ok()
+        .filter(|_| exp.bytes().all(|b| b.is_ascii_digit()) && exp.len() <= 20)
+        .ok_or_else(|| forbidden("malformed signature: exp is not unix seconds"))?;
+    let sig_bytes = base64_decode(&sig)
+        .filter(|b| b.len() == 32)
+        .ok_or_else(|| forbidden("malformed signature: sig is not 32 bytes of base64url"))?;
+    let granted_range = match &range {
+        None => None,
+        Some(r) => Some(codec::parse_range(r).map_err(|_| forbidden("malformed signature: bad range"))?),
+    };
+    let signed_as = match signed_method.as_deref() {
+        None => "GET",
+        Some("HEAD") => "HEAD",
+        Some(_) => return Err(forbidden("malformed signature: bad method")),
+    };
+    if signed_as == "HEAD" && method != "HEAD" {
+        return Err(forbidden("this URL is signed for HEAD only"));
+    }
+    let key = keys.key(&kid).ok_or_else(|| forbidden("invalid signature"))?;
+    let msg = canonical(signed_as, id, exp_n, range.as_deref().unwrap_or(""), &kid);
+    mac(key, &msg).verify_slice(&sig_bytes).map_err(|_| forbidden("invalid signature"))?;
+    if exp_n <= now_secs {
+        return Err(Error::Expired(format!("signed URL expired at {}", crate::time::format_rfc3339(exp_n * 1000))));
+    }
+    if exp_n - now_secs > MAX_TTL_SECS {
+        return Err(forbidden("signature expiry is more than 7 days ahead"));
+    }
+    Ok(Grant { exp: exp_n, kid, range: granted_range })
+}
+
+impl Store {
+    /// Mints a signed URL path for `r` (any ref form) with keys from `cfg`; `ttl_secs` at most
+    /// 7 days. The artifact must exist and be live.
+    pub fn sign(&self, cfg: &dyn Config, r: &str, ttl_secs: u64, o: &SignOptions) -> Result<String, Error> {
+        let keys = Keys::from_config(cfg)?;
+        let rec = self.resolve_live(r)?;
+        sign_path(&keys, &rec.id, (self.now)() / 1000, ttl_secs, o)
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// URL-safe base64 without padding.
+pub fn base64url_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..=c.len() {
+            out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Decodes standard or URL-safe base64, padding optional. `None` on anything else.
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        } as u32;
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // A single leftover symbol (6 bits) cannot come from whole bytes; leftover bits must be zero.
+    if bits >= 6 || acc != 0 {
+        return None;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    const ID: &str = "01M84EG4VHHF84MF34ZRCQAC3P";
+    const OTHER: &str = "01M84EG4VHHF84MF34ZRCQAC3Q";
+    const NOW: u64 = 1_780_000_000;
+
+    fn keys() -> Keys {
+        // k1 = 32 bytes of 0x01, k2 = 16 bytes of 0x02.
+        let k1 = base64url_encode(&[1u8; 32]);
+        let k2 = "AgICAgICAgICAgICAgICAg==";
+        Keys::parse(&format!("k1:{k1}, k2:{k2}"), Some("k2")).unwrap()
+    }
+
+    fn query(url: &str) -> (&str, &str) {
+        let (p, q) = url.split_once('?').unwrap();
+        (p.strip_prefix(PATH_PREFIX).unwrap(), q)
+    }
+
+    #[test]
+    fn base64_round_trips_and_rejects_garbage() {
+        for n in 0..40 {
+            let d: Vec<u8> = (0..n).map(|i| (i * 37 + 11) as u8).collect();
+            assert_eq!(base64_decode(&base64url_encode(&d)).unwrap(), d);
+        }
+        assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(base64_decode("+/+/").unwrap(), base64_decode("-_-_").unwrap());
+        assert!(base64_decode("a").is_none());
+        assert!(base64_decode("ab!c").is_none());
+        assert!(base64_decode("aGVsbG9=").is_none(), "non-zero trailing bits");
+    }
+
+    #[test]
+    fn key_config_is_validated_without_leaking_keys() {
+        let k = base64url_encode(&[7u8; 16]);
+        assert_eq!(Keys::parse(&format!("a:{k}"), None).unwrap().active(), "a");
+        for bad in [
+            "".to_string(),
+            "nocolon".into(),
+            format!("bad kid!:{k}"),
+            "a:c2hvcnQ=".into(),
+            format!("a:{k},a:{k}"),
+            "a:!!!!".into(),
+        ] {
+            let e = Keys::parse(&bad, None).unwrap_err();
+            assert_eq!(e.kind(), "invalid-argument", "{bad}");
+            assert!(!e.to_string().contains(&k), "{e}");
+        }
+        assert!(Keys::parse(&format!("a:{k}"), Some("zz")).is_err());
+        let mut m = BTreeMap::new();
+        assert_eq!(Keys::from_config(&m).unwrap_err().kind(), "invalid-argument");
+        m.insert("signing_keys".to_string(), format!("a:{k}"));
+        assert!(!format!("{:?}", Keys::from_config(&m).unwrap()).contains(&k));
+    }
+
+    #[test]
+    fn sign_then_verify() {
+        let ks = keys();
+        let url = sign_path(&ks, ID, NOW, 900, &SignOptions::default()).unwrap();
+        assert!(url.starts_with(&format!("/v1/artifacts/{ID}?exp={}&kid=k2&sig=", NOW + 900)), "{url}");
+        let (id, q) = query(&url);
+        let g = verify(&ks, "GET", id, q, NOW + 10).unwrap();
+        assert_eq!(g, Grant { exp: NOW + 900, kid: "k2".into(), range: None });
+        assert!(verify(&ks, "HEAD", id, q, NOW).is_ok(), "GET URLs allow HEAD");
+        // Parameter order and unknown parameters do not matter.
+        let shuffled: Vec<&str> = q.split('&').rev().collect();
+        assert!(verify(&ks, "GET", id, &format!("{}&x=1", shuffled.join("&")), NOW).is_ok());
+        // The other key signs too.
+        let url = sign_path(&ks, ID, NOW, 60, &SignOptions { kid: Some("k1".into()), ..Default::default() }).unwrap();
+        let (id, q) = query(&url);
+        assert_eq!(verify(&ks, "GET", id, q, NOW).unwrap().kid, "k1");
+    }
+
+    #[test]
+    fn every_tampering_is_forbidden() {
+        let ks = keys();
+        let o = SignOptions { range: Some(ByteRange::Bounded { start: 0, end: 99 }), ..Default::default() };
+        let url = sign_path(&ks, ID, NOW, 900, &o).unwrap();
+        let (id, q) = query(&url);
+        assert_eq!(verify(&ks, "GET", id, q, NOW).unwrap().range, Some(ByteRange::Bounded { start: 0, end: 99 }));
+        let sig = q.split('&').find_map(|p| p.strip_prefix("sig=")).unwrap();
+        let mut flipped = sig.to_string().into_bytes();
+        flipped[5] = if flipped[5] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        let cases = [
+            (ID, q.replace(sig, &flipped)),
+            (ID, q.replace(&format!("exp={}", NOW + 900), &format!("exp={}", NOW + 901))),
+            (ID, q.replace("range=0-99", "range=0-100")),
+            (ID, q.replace("&range=0-99", "")),
+            (ID, q.replace("kid=k2", "kid=k1")),
+            (ID, q.replace("kid=k2", "kid=k9")),
+            (OTHER, q.to_string()),
+            (ID, q.replace("&sig=", "&sig=x&sig=")),
+            (ID, q.replace(&format!("sig={sig}"), "")),
+            (ID, q.replace(&format!("sig={sig}"), "sig=%zz")),
+            (ID, q.replace(&format!("exp={}", NOW + 900), "exp=-1")),
+            (ID, String::new()),
+        ];
+        for (id, q) in cases {
+            let e = verify(&ks, "GET", id, &q, NOW).unwrap_err();
+            assert_eq!(e.kind(), "forbidden", "{id} {q}: {e}");
+        }
+        // A key that is no longer configured.
+        let rotated = Keys::parse(&format!("k1:{}", base64url_encode(&[1u8; 32])), None).unwrap();
+        assert_eq!(verify(&rotated, "GET", id, q, NOW).unwrap_err().kind(), "forbidden");
+    }
+
+    #[test]
+    fn expiry_and_ttl_bounds() {
+        let ks = keys();
+        let url = sign_path(&ks, ID, NOW, 60, &SignOptions::default()).unwrap();
+        let (id, q) = query(&url);
+        assert!(verify(&ks, "GET", id, q, NOW + 59).is_ok());
+        let e = verify(&ks, "GET", id, q, NOW + 60).unwrap_err();
+        assert_eq!(e.kind(), "expired", "{e}");
+        assert!(sign_path(&ks, ID, NOW, MAX_TTL_SECS, &SignOptions::default()).is_ok());
+        for ttl in [0, MAX_TTL_SECS + 1] {
+            assert_eq!(sign_path(&ks, ID, NOW, ttl, &SignOptions::default()).unwrap_err().kind(), "invalid-argument");
+        }
+        // A URL minted (with a stolen clock) further ahead than 7 days is refused.
+        let far = sign_path(&ks, ID, NOW + 1000, MAX_TTL_SECS, &SignOptions::default()).unwrap();
+        let (id, q) = query(&far);
+        assert_eq!(verify(&ks, "GET", id, q, NOW).unwrap_err().kind(), "forbidden");
+    }
+
+    #[test]
+    fn head_only_urls_and_bad_options() {
+        let ks = keys();
+        let o = SignOptions { method: Some("head".into()), ..Default::default() };
+        let url = sign_path(&ks, ID, NOW, 60, &o).unwrap();
+        let (id, q) = query(&url);
+        assert!(verify(&ks, "HEAD", id, q, NOW).is_ok());
+        assert_eq!(verify(&ks, "GET", id, q, NOW).unwrap_err().kind(), "forbidden");
+        // Dropping method=HEAD turns it into a (forged) GET URL.
+        assert_eq!(verify(&ks, "GET", id, &q.replace("&method=HEAD", ""), NOW).unwrap_err().kind(), "forbidden");
+        for o in [
+            SignOptions { method: Some("PUT".into()), ..Default::default() },
+            SignOptions { kid: Some("nope".into()), ..Default::default() },
+            SignOptions { range: Some(ByteRange::Bounded { start: 5, end: 4 }), ..Default::default() },
+            SignOptions { range: Some(ByteRange::Suffix(0)), ..Default::default() },
+        ] {
+            assert_eq!(sign_path(&ks, ID, NOW, 60, &o).unwrap_err().kind(), "invalid-argument", "{o:?}");
+        }
+        assert!(sign_path(&ks, "not-an-id", NOW, 60, &SignOptions::default()).is_err());
+    }
+
+    #[test]
+    fn store_sign_resolves_refs() {
+        use crate::backend::mem::{MemMetadata, MemStorage};
+        use std::rc::Rc;
+        let st = Store::new(Rc::new(MemStorage::default()), Rc::new(MemMetadata::default()));
+        let p = st
+            .put(b"a,b\n1,2\n", &crate::model::PutOptions { name: Some("x.csv".into()), ..Default::default() })
+            .unwrap();
+        let mut cfg = BTreeMap::new();
+        assert_eq!(st.sign(&cfg, "default/x.csv", 60, &SignOptions::default()).unwrap_err().kind(), "invalid-argument");
+        cfg.insert("signing_keys".to_string(), format!("main:{}", base64url_encode(&[9u8; 32])));
+        let url = st.sign(&cfg, "default/x.csv", 60, &SignOptions::default()).unwrap();
+        assert!(url.starts_with(&format!("/v1/artifacts/{}?", p.record.id)));
+        assert_eq!(st.sign(&cfg, "default/missing", 60, &SignOptions::default()).unwrap_err().kind(), "not-found");
+    }
+}
