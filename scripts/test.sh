@@ -13,3 +13,11 @@ cargo test --workspace --locked
 echo "== component builds for wasm32-wasip2 with plain cargo"
 cargo build --locked --release --target wasm32-wasip2 -p artifact-component --lib --target-dir target/guest
 ls -l target/guest/wasm32-wasip2/release/artifact_component.wasm
+
+echo "== Node host (hosts/node): shared vectors, round trips and blob hashes through jco"
+export ARTIFACT_WASM="$PWD/target/guest/wasm32-wasip2/release/artifact_component.wasm"
+(cd hosts/node && npm ci --no-audit --no-fund --loglevel=error && npm test)
+
+echo "== Python host (hosts/python): the same through wasmtime-py"
+python3 -m pip install -q -r hosts/python/requirements.txt pytest
+python3 -m pytest -q hosts/python
