@@ -19,5 +19,5 @@ export ARTIFACT_WASM="$PWD/target/guest/wasm32-wasip2/release/artifact_component
 (cd hosts/node && npm ci --no-audit --no-fund --loglevel=error && npm test)
 
 echo "== Python host (hosts/python): the same through wasmtime-py"
-python3 -m pip install -q -r hosts/python/requirements.txt pytest
+PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r hosts/python/requirements.txt pytest  # also on a PEP 668 system Python
 python3 -m pytest -q hosts/python
