@@ -1,7 +1,9 @@
-//! Builds the component (the root crate) for `wasm32-wasip2` in release mode and hands its path
-//! to the host as `ARTIFACT_COMPONENT_WASM`, so `cargo build -p artifact-host` always embeds a
-//! component that matches the sources. The nested build uses its own target directory (sharing
-//! the outer one would deadlock on Cargo's build lock).
+//! Builds the component (the root crate) for `wasm32-wasip2` in release mode, twice: the default
+//! `artifact-store` world (`ARTIFACT_COMPONENT_WASM`) and, with the crate's `edge` feature, the
+//! `edge` world that also exports `wasi:http/incoming-handler` (`ARTIFACT_EDGE_WASM`). So
+//! `cargo build -p artifact-host` always embeds components that match the sources. The nested
+//! builds use their own target directories (sharing the outer one would deadlock on Cargo's
+//! build lock). `ARTIFACT_COMPONENT_WASM_OVERRIDE` / `ARTIFACT_EDGE_WASM_OVERRIDE` skip a build.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,31 +14,40 @@ fn main() {
     for p in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
-    println!("cargo:rerun-if-env-changed=ARTIFACT_COMPONENT_WASM_OVERRIDE");
-    if let Ok(p) = std::env::var("ARTIFACT_COMPONENT_WASM_OVERRIDE") {
-        println!("cargo:rustc-env=ARTIFACT_COMPONENT_WASM={p}");
-        return;
-    }
-    // OUT_DIR = <target>/<profile>/build/<pkg>/out; the guest gets <target>/guest.
+    // OUT_DIR = <target>/<profile>/build/<pkg>/out; the guests get <target>/guest[-edge].
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let target_dir = out.ancestors().nth(4).map(Path::to_path_buf).unwrap_or_else(|| root.join("target"));
-    let guest_dir = target_dir.join("guest");
+    build_guest(&root, &target_dir.join("guest"), None, "ARTIFACT_COMPONENT_WASM");
+    build_guest(&root, &target_dir.join("guest-edge"), Some("edge"), "ARTIFACT_EDGE_WASM");
+}
+
+/// Builds the component with `features` into `guest_dir` and exports its path as `env_name`.
+fn build_guest(root: &Path, guest_dir: &Path, features: Option<&str>, env_name: &str) {
+    let override_var = format!("{env_name}_OVERRIDE");
+    println!("cargo:rerun-if-env-changed={override_var}");
+    if let Ok(p) = std::env::var(&override_var) {
+        println!("cargo:rustc-env={env_name}={p}");
+        return;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
-        .args(["build", "--release", "--lib", "--locked", "-p", "artifact-component", "--target", "wasm32-wasip2", "--target-dir"])
-        .arg(&guest_dir);
+    cmd.current_dir(root)
+        .args(["build", "--release", "--lib", "--locked", "-p", "artifact-component", "--target", "wasm32-wasip2"]);
+    if let Some(f) = features {
+        cmd.args(["--features", f]);
+    }
+    cmd.arg("--target-dir").arg(guest_dir);
     for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "CARGO_PRIMARY_PACKAGE", "RUSTC_WORKSPACE_WRAPPER", "CARGO_PROFILE_RELEASE_DEBUG"] {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("failed to run cargo for the component");
     if !status.success() {
         panic!(
-            "building the component for wasm32-wasip2 failed; if the target is missing run \
+            "building the component ({env_name}) for wasm32-wasip2 failed; if the target is missing run \
              `rustup target add wasm32-wasip2`"
         );
     }
     let wasm = guest_dir.join("wasm32-wasip2/release/artifact_component.wasm");
     assert!(wasm.exists(), "component not found at {}", wasm.display());
-    println!("cargo:rustc-env=ARTIFACT_COMPONENT_WASM={}", wasm.display());
+    println!("cargo:rustc-env={env_name}={}", wasm.display());
 }

@@ -3,12 +3,24 @@
 //! semantics live here, only conversions.
 
 mod bindings {
+    #[cfg(not(feature = "edge"))]
     wit_bindgen::generate!({
         world: "artifact-store",
         path: "wit",
         generate_all,
     });
+    // The `edge` world: everything above plus the `wasi:http` incoming handler.
+    #[cfg(feature = "edge")]
+    wit_bindgen::generate!({
+        world: "edge",
+        path: "wit",
+        generate_all,
+    });
 }
+
+#[cfg(feature = "edge")]
+#[path = "edge_glue.rs"]
+mod edge;
 
 use crate::backend::{BlobWriter, Inserted, Metadata, Publish, Storage};
 use crate::manifest;
@@ -355,12 +367,20 @@ fn externalized_out(x: m::Externalized) -> wa::Externalized {
     }
 }
 
-fn engine() -> Store {
-    Store::new(Rc::new(ImportedStorage), Rc::new(ImportedMetadata))
+/// `wasi:config/store` as the engine's [`crate::sign::Config`].
+pub(crate) struct ConfigStore;
+
+impl crate::sign::Config for ConfigStore {
+    fn get(&self, key: &str) -> Result<Option<String>, m::Error> {
+        use bindings::wasi::config::store as wcfg;
+        wcfg::get(key).map_err(|e| match e {
+            wcfg::Error::Upstream(s) | wcfg::Error::Io(s) => m::Error::InvalidArgument(format!("wasi:config: {s}")),
+        })
+    }
 }
 
-fn not_yet(what: &str) -> wt::Error {
-    wt::Error::InvalidArgument(format!("{what} is not supported by this build yet"))
+fn engine() -> Store {
+    Store::new(Rc::new(ImportedStorage), Rc::new(ImportedMetadata))
 }
 
 // ---------- exports ----------
@@ -466,8 +486,9 @@ impl wa::Guest for Component {
     fn externalize(result: String, options: wa::ExternalizeOptions) -> wa::Externalized {
         externalized_out(engine().externalize(&result, &externalize_options_in(options)))
     }
-    fn sign(_r: String, _ttl: u64, _o: wa::SignOptions) -> Result<String, wt::Error> {
-        Err(not_yet("signing"))
+    fn sign(r: String, ttl: u64, o: wa::SignOptions) -> Result<String, wt::Error> {
+        let opts = crate::sign::SignOptions { method: o.method, range: o.range.map(range_in), kid: o.kid };
+        engine().sign(&ConfigStore, &r, ttl, &opts).map_err(err_out)
     }
     fn manifest_create(options: wa::ManifestOptions, parts: Vec<String>) -> Result<wa::PutResult, wt::Error> {
         engine().manifest_create(&manifest_options_in(options), &parts).map(put_result_out).map_err(err_out)

@@ -5,5 +5,6 @@ pub mod conformance;
 pub mod metadata;
 pub mod storage;
 pub mod runtime;
+pub mod serve;
 
 pub use runtime::{HostError, Limits, Runtime, RuntimeBuilder};

@@ -1,7 +1,7 @@
 //! Shared CLI plumbing: opening the runtime on the configured backends, printing JSON.
 
 use artifact_host::runtime::HostError;
-use artifact_host::{metadata, storage, Runtime};
+use artifact_host::{metadata, storage, Runtime, RuntimeBuilder};
 use std::path::PathBuf;
 
 /// Where the store lives, resolved from the global options.
@@ -28,6 +28,14 @@ impl Env {
 
     /// Opens the backends and loads the component (compiled code cached under the home).
     pub fn runtime(&self) -> Result<Runtime, HostError> {
+        self.builder()?.build()
+    }
+
+    /// The runtime builder on the configured backends, before the component is loaded (shared
+    /// by the CLI runtime and `artifact serve`). `wasi:config` values come from the environment:
+    /// `ARTIFACT_SIGNING_KEYS` (`signing_keys`), `ARTIFACT_ACTIVE_KID` (`active_kid`), and any
+    /// `ARTIFACT_CONFIG_<KEY>` (`<key>`, lowercased).
+    pub fn builder(&self) -> Result<RuntimeBuilder, HostError> {
         let mut b = Runtime::builder().cache_dir(&self.cache_dir);
         for s in &self.storage {
             b = b.storage(storage::open(s)?);
@@ -38,7 +46,12 @@ impl Env {
                 b = b.config(key.to_ascii_lowercase(), v);
             }
         }
-        b.build()
+        for (var, key) in [("ARTIFACT_SIGNING_KEYS", "signing_keys"), ("ARTIFACT_ACTIVE_KID", "active_kid")] {
+            if let Ok(v) = std::env::var(var) {
+                b = b.config(key, v);
+            }
+        }
+        Ok(b)
     }
 }
 

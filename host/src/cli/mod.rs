@@ -8,6 +8,8 @@ mod common;
 mod get;
 mod head;
 mod put;
+mod serve;
+mod sign;
 
 use clap::{Parser, Subcommand};
 pub use common::Env;
@@ -40,6 +42,10 @@ pub enum Command {
     Get(get::Args),
     /// Print an artifact's metadata without reading its body.
     Head(head::Args),
+    /// Print a signed URL for reading an artifact over HTTP (see `serve`).
+    Sign(sign::Args),
+    /// Serve signed artifact reads over HTTP with the edge component.
+    Serve(serve::Args),
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -49,6 +55,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Put(a) => put::run(&env, a),
         Command::Get(a) => get::run(&env, a),
         Command::Head(a) => head::run(&env, a),
+        Command::Sign(a) => sign::run(&env, a),
+        Command::Serve(a) => serve::run(&env, a),
     };
     match r {
         Ok(()) => 0,

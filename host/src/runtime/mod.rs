@@ -11,6 +11,7 @@ mod imports;
 use crate::metadata::SharedMetadata;
 use crate::storage::{Router, SharedStorage};
 use artifact_component::model as m;
+use artifact_component::sign::SignOptions;
 use bindings::exports::artifact::store::artifacts as wa;
 use bindings::{ArtifactStore, ArtifactStorePre};
 use convert::*;
@@ -111,9 +112,21 @@ pub(crate) struct Shared {
 /// Per-instance state: WASI, the resource table and the shared backends.
 pub struct Ctx {
     pub(crate) shared: Arc<Shared>,
-    table: ResourceTable,
-    wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) wasi: WasiCtx,
     memory_denied: bool,
+}
+
+impl Ctx {
+    /// Fresh per-instance state over the shared backends.
+    pub(crate) fn new(shared: Arc<Shared>) -> Ctx {
+        Ctx {
+            shared,
+            table: ResourceTable::new(),
+            wasi: WasiCtx::builder().build(),
+            memory_denied: false,
+        }
+    }
 }
 
 impl WasiView for Ctx {
@@ -186,6 +199,19 @@ impl RuntimeBuilder {
 
     pub fn build(self) -> Result<Runtime, HostError> {
         let load = |e: wasmtime::Error| HostError::Load(format!("{e:#}"));
+        let Base { engine, component, shared, stop } = self.base(EMBEDDED_COMPONENT)?;
+        let mut linker: Linker<Ctx> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(load)?;
+        add_artifact_imports(&mut linker, |c| c)?;
+        let pre = ArtifactStorePre::new(linker.instantiate_pre(&component).map_err(load)?).map_err(load)?;
+        Ok(Runtime { engine, pre, shared, stop })
+    }
+
+    /// What every host of the component shares (the CLI runtime and the HTTP server): the
+    /// engine (epoch interruption, optional pooling allocator), the compiled component (this
+    /// builder's `.wasm`, else `default_wasm`), the backends and the epoch ticker thread.
+    pub(crate) fn base(self, default_wasm: &[u8]) -> Result<Base, HostError> {
+        let load = |e: wasmtime::Error| HostError::Load(format!("{e:#}"));
         let metadata = self.metadata.ok_or_else(|| HostError::Load("no metadata backend configured".into()))?;
         if self.storage.is_empty() {
             return Err(HostError::Load("no storage backend configured".into()));
@@ -206,12 +232,8 @@ impl RuntimeBuilder {
             cfg.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(p));
         }
         let engine = Engine::new(&cfg).map_err(load)?;
-        let wasm = self.wasm.as_deref().unwrap_or(EMBEDDED_COMPONENT);
+        let wasm = self.wasm.as_deref().unwrap_or(default_wasm);
         let component = load_component(&engine, wasm, self.cache_dir.as_deref())?;
-        let mut linker: Linker<Ctx> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(load)?;
-        ArtifactStore::add_to_linker::<Ctx, HasSelf<Ctx>>(&mut linker, |c| c).map_err(load)?;
-        let pre = ArtifactStorePre::new(linker.instantiate_pre(&component).map_err(load)?).map_err(load)?;
         let stop = Arc::new(AtomicBool::new(false));
         {
             let (engine, stop) = (engine.clone(), stop.clone());
@@ -231,7 +253,33 @@ impl RuntimeBuilder {
             config: self.config,
             limits: self.limits,
         });
-        Ok(Runtime { engine, pre, shared, stop })
+        Ok(Base { engine, component, shared, stop })
+    }
+}
+
+/// See [`RuntimeBuilder::base`]. Setting `stop` ends the epoch ticker.
+pub(crate) struct Base {
+    pub engine: Engine,
+    pub component: Component,
+    pub shared: Arc<Shared>,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Adds the component's own imports (`storage`, `metadata`, `wasi:config/store`) to a linker
+/// whose store data holds a [`Ctx`]; WASI itself is added by the caller (sync or async).
+pub(crate) fn add_artifact_imports<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut Ctx) -> Result<(), HostError> {
+    ArtifactStore::add_to_linker::<T, HasSelf<Ctx>>(linker, get).map_err(|e| HostError::Load(format!("{e:#}")))
+}
+
+/// Epoch ticks for a wall-clock budget.
+pub(crate) fn deadline_ticks_for(d: Duration) -> u64 {
+    (d.as_millis() / TICK.as_millis()).max(1) as u64
+}
+
+impl RuntimeBuilder {
+    /// The limits this builder will apply.
+    pub fn current_limits(&self) -> &Limits {
+        &self.limits
     }
 }
 
@@ -309,12 +357,7 @@ impl Runtime {
 
     /// A fresh instance.
     pub fn session(&self) -> Result<Session<'_>, HostError> {
-        let ctx = Ctx {
-            shared: self.shared.clone(),
-            table: ResourceTable::new(),
-            wasi: WasiCtx::builder().build(),
-            memory_denied: false,
-        };
+        let ctx = Ctx::new(self.shared.clone());
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|c| c as &mut dyn wasmtime::ResourceLimiter);
         store.epoch_deadline_trap();
@@ -360,6 +403,11 @@ impl Runtime {
     }
     pub fn gc(&self) -> Result<m::GcReport, HostError> {
         self.session()?.gc()
+    }
+    /// Mints a signed URL path for `r` valid for `ttl_secs` (keys from the `signing_keys` and
+    /// `active_kid` config values).
+    pub fn sign(&self, r: &str, ttl_secs: u64, opts: &SignOptions) -> Result<String, HostError> {
+        self.session()?.sign(r, ttl_secs, opts)
     }
     /// Streams `src` into a new artifact through the component's writer, in 1 MiB chunks.
     pub fn put_stream(&self, src: &mut dyn Read, opts: &m::PutOptions) -> Result<m::PutResult, HostError> {
@@ -417,6 +465,10 @@ impl Session<'_> {
     }
     pub fn gc(&mut self) -> Result<m::GcReport, HostError> {
         self.call(|a, s| a.call_gc(s)).map(|g| m::GcReport { records: g.records, blobs: g.blobs })
+    }
+    pub fn sign(&mut self, r: &str, ttl_secs: u64, opts: &SignOptions) -> Result<String, HostError> {
+        let o = wa::SignOptions { method: opts.method.clone(), range: opts.range.map(range_out), kid: opts.kid.clone() };
+        self.call(|a, s| a.call_sign(s, r, ttl_secs, &o))
     }
 
     pub fn put_stream(&mut self, src: &mut dyn Read, opts: &m::PutOptions) -> Result<m::PutResult, HostError> {

@@ -1,0 +1,101 @@
+//! `wasi:http/incoming-handler` glue of the `edge` world (cargo feature `edge`): converts the
+//! request, lets [`crate::http::handle`] decide, and streams the body to the outgoing-body
+//! stream in chunks, waiting on the stream's pollable whenever `check-write` grants nothing.
+//! A body that fails mid-way (e.g. an integrity error at the end of a full read) is dropped
+//! without `finish`, so the host aborts the response instead of completing it.
+
+use super::bindings::exports::wasi::http::incoming_handler as wh;
+use super::bindings::wasi::http::types as ht;
+use super::bindings::wasi::io::streams::OutputStream;
+use crate::http::{self, Body};
+
+/// Largest chunk pulled from the engine per write round.
+const CHUNK: usize = 256 << 10;
+
+fn method_name(m: ht::Method) -> String {
+    match m {
+        ht::Method::Get => "GET".into(),
+        ht::Method::Head => "HEAD".into(),
+        ht::Method::Post => "POST".into(),
+        ht::Method::Put => "PUT".into(),
+        ht::Method::Delete => "DELETE".into(),
+        ht::Method::Connect => "CONNECT".into(),
+        ht::Method::Options => "OPTIONS".into(),
+        ht::Method::Trace => "TRACE".into(),
+        ht::Method::Patch => "PATCH".into(),
+        ht::Method::Other(s) => s,
+    }
+}
+
+impl wh::Guest for super::Component {
+    fn handle(request: ht::IncomingRequest, out: ht::ResponseOutparam) {
+        let method = method_name(request.method());
+        let path = request.path_with_query().unwrap_or_else(|| "/".into());
+        let headers = request.headers().entries();
+        drop(request);
+        let store = super::engine();
+        let now = (store.now)();
+        let req = http::Request { method: &method, path_with_query: &path, headers: &headers };
+        send(http::handle(&store, &super::ConfigStore, &req, now), out);
+    }
+}
+
+fn send(resp: http::Response, out: ht::ResponseOutparam) {
+    let list: Vec<(String, Vec<u8>)> = resp.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+    let fields = match ht::Fields::from_list(&list) {
+        Ok(f) => f,
+        Err(e) => {
+            ht::ResponseOutparam::set(out, Err(ht::ErrorCode::InternalError(Some(format!("bad header: {e:?}")))));
+            return;
+        }
+    };
+    let r = ht::OutgoingResponse::new(fields);
+    let _ = r.set_status_code(resp.status);
+    let mut body_src = resp.body;
+    if matches!(body_src, Body::Empty) {
+        // HEAD and 304 keep their Content-Length; a body resource would insist on that many bytes.
+        ht::ResponseOutparam::set(out, Ok(r));
+        return;
+    }
+    let body = r.body().expect("the body is taken once");
+    ht::ResponseOutparam::set(out, Ok(r));
+    let stream = body.write().expect("the stream is taken once");
+    let ok = pump(&mut body_src, &stream);
+    drop(stream);
+    if ok {
+        let _ = ht::OutgoingBody::finish(body, None);
+    }
+    // Otherwise `body` drops unfinished and the host reports the response as failed.
+}
+
+/// Writes the whole body, honouring backpressure; `false` if it could not be completed.
+fn pump(src: &mut Body, stream: &OutputStream) -> bool {
+    loop {
+        let chunk = match src.next_chunk(CHUNK) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("artifact edge: aborting response body: {} error: {e}", e.kind());
+                return false;
+            }
+        };
+        if chunk.is_empty() {
+            return stream.blocking_flush().is_ok();
+        }
+        let mut rest = chunk.as_slice();
+        while !rest.is_empty() {
+            let n = match stream.check_write() {
+                Ok(n) => n as usize,
+                Err(_) => return false,
+            };
+            if n == 0 {
+                stream.subscribe().block();
+                continue;
+            }
+            let k = n.min(rest.len());
+            if stream.write(&rest[..k]).is_err() {
+                return false;
+            }
+            rest = &rest[k..];
+        }
+    }
+}
