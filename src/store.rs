@@ -498,6 +498,16 @@ impl Writer {
         };
         rec.location.uri = uri.clone();
         let overwrite = w.if_exists == IfExists::Overwrite;
+        if !overwrite && w.opts.name.is_some() {
+            // The pair may have been created while we streamed: then publish nothing at all.
+            if let Some(existing) = store.metadata.get_by_name(&rec.bucket, &rec.name)? {
+                blob.abort();
+                if w.if_exists == IfExists::Fail {
+                    return Err(Error::Conflict(format!("{}/{} already exists as {}", rec.bucket, rec.name, existing.id)));
+                }
+                return Ok(PutResult { result_ref: crate::result_ref::to_json(&existing), record: existing, created: false });
+            }
+        }
         let publish = if overwrite && !content_addressed { Publish::Overwrite } else { Publish::IfAbsent };
         let stored_now = blob.commit(&uri, publish)?;
         if !stored_now && !content_addressed {
@@ -528,9 +538,16 @@ impl Writer {
                 return Err(e);
             }
         };
-        if !ins.created && stored_now && !content_addressed {
-            // Lost a get-or-create race: withdraw our blob, report the winner.
-            store.storage.delete(&uri)?;
+        if !ins.created && stored_now {
+            // Lost a get-or-create race: withdraw the blob we published, report the winner. A
+            // content-addressed blob goes only if no record points to it (the winner may have the
+            // same bytes); like `delete` and `gc`, this cannot see a concurrent put of the same
+            // bytes that deduplicated onto it and has not inserted its record yet.
+            if content_addressed {
+                store.release_blob(&uri)?;
+            } else {
+                store.storage.delete(&uri)?;
+            }
         }
         if !ins.created && w.if_exists == IfExists::Fail {
             return Err(Error::Conflict(format!("{}/{} already exists as {}", rec.bucket, rec.name, ins.record.id)));
