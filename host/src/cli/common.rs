@@ -92,3 +92,34 @@ pub fn guess_content_type(name: &str) -> &'static str {
         _ => "application/octet-stream",
     }
 }
+
+/// Opens a local file for reading, with a message that names it. Directories and dangling
+/// symlinks are refused here rather than failing on the first read with a bare OS error.
+pub fn open_input(path: &std::path::Path) -> Result<std::fs::File, HostError> {
+    let fail = |kind: std::io::ErrorKind, why: String| {
+        HostError::Io(std::io::Error::new(kind, format!("cannot read {}: {why}", path.display())))
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => return Err(fail(std::io::ErrorKind::IsADirectory, "it is a directory".into())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && std::fs::symlink_metadata(path).is_ok() => {
+            return Err(fail(e.kind(), "it is a dangling symbolic link".into()));
+        }
+        Err(e) => return Err(fail(e.kind(), e.to_string())),
+    }
+    std::fs::File::open(path).map_err(|e| fail(e.kind(), e.to_string()))
+}
+
+/// Whether stdout is a terminal (tables and progress bars) rather than a pipe or file.
+pub fn stdout_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+}
+
+/// Treats a closed stdout (`artifact ls | head`) as a normal end rather than an error.
+pub fn quiet_broken_pipe(r: Result<(), HostError>) -> Result<(), HostError> {
+    match r {
+        Err(HostError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}

@@ -4,12 +4,19 @@
 //! JSON error object `{"status":"error","error":{"kind","message"}}` is also printed on stdout
 //! by commands that print JSON).
 
+mod cat;
 mod common;
+mod find;
+mod gc;
 mod get;
 mod head;
+mod ls;
 mod put;
+mod rm;
 mod serve;
 mod sign;
+mod summary;
+mod upload;
 
 use clap::{Parser, Subcommand};
 pub use common::Env;
@@ -46,6 +53,20 @@ pub enum Command {
     Sign(sign::Args),
     /// Serve signed artifact reads over HTTP with the edge component.
     Serve(serve::Args),
+    /// Upload the files of a directory to a bucket, skipping names that already exist.
+    Upload(upload::Args),
+    /// List artifacts (a table, or JSON lines with --json), one page at a time.
+    Ls(ls::Args),
+    /// Print the one artifact with this bucket and name.
+    Find(find::Args),
+    /// Write an artifact's raw bytes to stdout.
+    Cat(cat::Args),
+    /// Delete an artifact (and its blob when no other artifact shares it).
+    Rm(rm::Args),
+    /// Count and total bytes of a bucket.
+    Summary(summary::Args),
+    /// Remove expired artifacts and unreferenced blobs.
+    Gc(gc::Args),
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -57,6 +78,17 @@ pub fn run(cli: Cli) -> i32 {
         Command::Head(a) => head::run(&env, a),
         Command::Sign(a) => sign::run(&env, a),
         Command::Serve(a) => serve::run(&env, a),
+        Command::Upload(a) => match upload::run(&env, a) {
+            // Per-file failures are already reported, with the summary.
+            Ok(all_ok) => return if all_ok { 0 } else { 1 },
+            Err(e) => Err(e),
+        },
+        Command::Ls(a) => ls::run(&env, a),
+        Command::Find(a) => find::run(&env, a),
+        Command::Cat(a) => cat::run(&env, a),
+        Command::Rm(a) => rm::run(&env, a),
+        Command::Summary(a) => summary::run(&env, a),
+        Command::Gc(a) => gc::run(&env, a),
     };
     match r {
         Ok(()) => 0,

@@ -1,6 +1,6 @@
 //! `artifact put FILE|-`: streams a file into a new artifact and prints its ResultRef.
 
-use super::common::{guess_content_type, print_json, Env};
+use super::common::{guess_content_type, open_input, print_json, Env};
 use artifact_component::model::{Compression, IfExists, Kind, PutOptions, Scope};
 use artifact_host::HostError;
 use std::path::PathBuf;
@@ -60,7 +60,7 @@ pub struct PutArgs {
     pub max_bytes: Option<u64>,
 }
 
-fn parse_compression(s: &str) -> Result<Compression, String> {
+pub(super) fn parse_compression(s: &str) -> Result<Compression, String> {
     Compression::parse(s).map_err(|e| e.to_string())
 }
 fn parse_if_exists(s: &str) -> Result<IfExists, String> {
@@ -102,10 +102,7 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
     let mut input: Box<dyn std::io::Read> = if is_stdin {
         Box::new(std::io::stdin().lock())
     } else {
-        let f = std::fs::File::open(&a.file).map_err(|e| {
-            HostError::Io(std::io::Error::new(e.kind(), format!("cannot read {}: {e}", a.file.display())))
-        })?;
-        Box::new(f)
+        Box::new(open_input(&a.file)?)
     };
     let name = a.file.file_name().and_then(|n| n.to_str());
     let opts = a.opts.options(name);
