@@ -6,6 +6,7 @@
 
 mod cat;
 mod common;
+mod externalize;
 mod find;
 mod gc;
 mod get;
@@ -49,6 +50,8 @@ pub enum Command {
     Get(get::Args),
     /// Print an artifact's metadata without reading its body.
     Head(head::Args),
+    /// Keep a JSON result inline, or store it and print its ResultRef, a preview and selected fields.
+    Externalize(externalize::Args),
     /// Print a signed URL for reading an artifact over HTTP (see `serve`).
     Sign(sign::Args),
     /// Serve signed artifact reads over HTTP with the edge component.
@@ -76,6 +79,11 @@ pub fn run(cli: Cli) -> i32 {
         Command::Put(a) => put::run(&env, a),
         Command::Get(a) => get::run(&env, a),
         Command::Head(a) => head::run(&env, a),
+        Command::Externalize(a) => match externalize::run(&env, a) {
+            // A failure to store is already printed, with the preview and selected fields.
+            Ok(stored_or_inline) => return if stored_or_inline { 0 } else { 1 },
+            Err(e) => Err(e),
+        },
         Command::Sign(a) => sign::run(&env, a),
         Command::Serve(a) => serve::run(&env, a),
         Command::Upload(a) => match upload::run(&env, a) {

@@ -196,3 +196,22 @@ pub fn body_in(b: wa::Body) -> m::Body {
 pub fn put_result_in(p: wa::PutResult) -> m::PutResult {
     m::PutResult { record: record_in(p.record), created: p.created, result_ref: p.result_ref }
 }
+
+pub fn externalize_options_out(o: &m::ExternalizeOptions) -> wa::ExternalizeOptions {
+    wa::ExternalizeOptions {
+        inline_max_bytes: o.inline_max_bytes,
+        preview_max_bytes: o.preview_max_bytes,
+        select: o.select.clone(),
+        put: put_options_out(&o.put),
+    }
+}
+
+pub fn externalized_in(x: wa::Externalized) -> m::Externalized {
+    m::Externalized {
+        inline: x.inline,
+        result_ref: x.result_ref,
+        preview: x.preview,
+        extracted: x.extracted,
+        error: x.error.map(err_in),
+    }
+}

@@ -404,6 +404,10 @@ impl Runtime {
     pub fn gc(&self) -> Result<m::GcReport, HostError> {
         self.session()?.gc()
     }
+    /// Keeps a JSON result inline or stores it (see [`Session::externalize`]).
+    pub fn externalize(&self, value_json: &str, opts: &m::ExternalizeOptions) -> Result<m::Externalized, HostError> {
+        self.session()?.externalize(value_json, opts)
+    }
     /// Mints a signed URL path for `r` valid for `ttl_secs` (keys from the `signing_keys` and
     /// `active_kid` config values).
     pub fn sign(&self, r: &str, ttl_secs: u64, opts: &SignOptions) -> Result<String, HostError> {
@@ -465,6 +469,16 @@ impl Session<'_> {
     }
     pub fn gc(&mut self) -> Result<m::GcReport, HostError> {
         self.call(|a, s| a.call_gc(s)).map(|g| m::GcReport { records: g.records, blobs: g.blobs })
+    }
+    /// Keeps `value_json` inline when its text is at most `inline_max_bytes`, or stores it and
+    /// returns the ResultRef with a bounded preview and the selected fields. A failure to store
+    /// is reported in [`m::Externalized::error`] (with the preview, never the payload); `Err` is
+    /// only for a failure of the call itself (trap, deadline, memory limit).
+    pub fn externalize(&mut self, value_json: &str, opts: &m::ExternalizeOptions) -> Result<m::Externalized, HostError> {
+        let o = externalize_options_out(opts);
+        // The generated binding wants `&String` (WIT `json` is a string alias).
+        let v = value_json.to_owned();
+        self.call(|a, s| a.call_externalize(s, &v, &o).map(Ok::<_, wa::Error>)).map(externalized_in)
     }
     pub fn sign(&mut self, r: &str, ttl_secs: u64, opts: &SignOptions) -> Result<String, HostError> {
         let o = wa::SignOptions { method: opts.method.clone(), range: opts.range.map(range_out), kid: opts.kid.clone() };
