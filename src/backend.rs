@@ -77,7 +77,7 @@ pub mod cursor {
 pub mod mem {
     use super::*;
     use crate::model::Order;
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, HashMap};
     use std::sync::{Arc, Mutex, MutexGuard};
 
     fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -166,52 +166,77 @@ pub mod mem {
         }
     }
 
-    /// Records in a map keyed by id.
+    /// Records in a map keyed by id, with hash indexes on (bucket, name) and logical ref, so
+    /// lookups and get-or-create do not scan every record (a 10,000-part manifest does one per part).
     #[derive(Clone, Default)]
     pub struct MemMetadata {
-        pub records: Arc<Mutex<BTreeMap<String, Record>>>,
+        table: Arc<Mutex<Table>>,
+    }
+
+    #[derive(Default)]
+    struct Table {
+        records: BTreeMap<String, Record>,
+        by_name: HashMap<(String, String), String>,
+        by_ref: HashMap<String, String>,
+    }
+
+    impl Table {
+        fn index(&mut self, rec: &Record) {
+            self.by_name.insert((rec.bucket.clone(), rec.name.clone()), rec.id.clone());
+            self.by_ref.insert(rec.logical_ref.clone(), rec.id.clone());
+        }
+        fn unindex(&mut self, rec: &Record) {
+            self.by_name.remove(&(rec.bucket.clone(), rec.name.clone()));
+            self.by_ref.remove(&rec.logical_ref);
+        }
+        fn name_owner(&self, bucket: &str, name: &str) -> Option<&String> {
+            self.by_name.get(&(bucket.to_string(), name.to_string()))
+        }
     }
 
     impl Metadata for MemMetadata {
         fn insert_if_absent(&self, rec: &Record) -> Result<Inserted, Error> {
-            let mut m = lock(&self.records);
-            if let Some(existing) =
-                m.values().find(|r| r.bucket == rec.bucket && r.name == rec.name)
-            {
-                return Ok(Inserted { record: existing.clone(), created: false });
+            let mut t = lock(&self.table);
+            if let Some(id) = t.name_owner(&rec.bucket, &rec.name) {
+                return Ok(Inserted { record: t.records[id].clone(), created: false });
             }
-            if m.contains_key(&rec.id) || m.values().any(|r| r.logical_ref == rec.logical_ref) {
+            if t.records.contains_key(&rec.id) || t.by_ref.contains_key(&rec.logical_ref) {
                 return Err(Error::Conflict(format!("id or ref of {} already taken", rec.id)));
             }
-            m.insert(rec.id.clone(), rec.clone());
+            t.index(rec);
+            t.records.insert(rec.id.clone(), rec.clone());
             Ok(Inserted { record: rec.clone(), created: true })
         }
         fn update(&self, rec: &Record) -> Result<(), Error> {
-            let mut m = lock(&self.records);
-            match m.get_mut(&rec.id) {
-                Some(r) => {
-                    *r = rec.clone();
-                    Ok(())
-                }
-                None => Err(Error::NotFound(format!("no artifact with id {}", rec.id))),
+            let mut t = lock(&self.table);
+            let Some(old) = t.records.get(&rec.id).cloned() else {
+                return Err(Error::NotFound(format!("no artifact with id {}", rec.id)));
+            };
+            let name_taken = t.name_owner(&rec.bucket, &rec.name).is_some_and(|id| *id != rec.id);
+            let ref_taken = t.by_ref.get(&rec.logical_ref).is_some_and(|id| *id != rec.id);
+            if name_taken || ref_taken {
+                return Err(Error::Conflict(format!("update of {} collides with another artifact", rec.id)));
             }
+            t.unindex(&old);
+            t.index(rec);
+            t.records.insert(rec.id.clone(), rec.clone());
+            Ok(())
         }
         fn get_by_id(&self, id: &str) -> Result<Option<Record>, Error> {
-            Ok(lock(&self.records).get(id).cloned())
+            Ok(lock(&self.table).records.get(id).cloned())
         }
         fn get_by_ref(&self, r: &str) -> Result<Option<Record>, Error> {
-            Ok(lock(&self.records).values().find(|x| x.logical_ref == r).cloned())
+            let t = lock(&self.table);
+            Ok(t.by_ref.get(r).map(|id| t.records[id].clone()))
         }
         fn get_by_name(&self, bucket: &str, name: &str) -> Result<Option<Record>, Error> {
-            Ok(lock(&self.records)
-                .values()
-                .find(|x| x.bucket == bucket && x.name == name)
-                .cloned())
+            let t = lock(&self.table);
+            Ok(t.name_owner(bucket, name).map(|id| t.records[id].clone()))
         }
         fn list(&self, q: &ListQuery) -> Result<Page, Error> {
             let after = q.cursor.as_deref().map(cursor::decode).transpose()?;
-            let m = lock(&self.records);
-            let mut rows: Vec<&Record> = m.values().filter(|r| q.matches(r)).collect();
+            let t = lock(&self.table);
+            let mut rows: Vec<&Record> = t.records.values().filter(|r| q.matches(r)).collect();
             rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
             if q.order == Order::NewestFirst {
                 rows.reverse();
@@ -237,19 +262,73 @@ pub mod mem {
             Ok(Page { records, next_cursor })
         }
         fn summary(&self, bucket: &str) -> Result<BucketSummary, Error> {
-            let m = lock(&self.records);
+            let t = lock(&self.table);
             let mut s = BucketSummary::default();
-            for r in m.values().filter(|r| r.bucket == bucket) {
+            for r in t.records.values().filter(|r| r.bucket == bucket) {
                 s.count += 1;
                 s.total_bytes += r.bytes;
             }
             Ok(s)
         }
         fn delete(&self, id: &str) -> Result<bool, Error> {
-            Ok(lock(&self.records).remove(id).is_some())
+            let mut t = lock(&self.table);
+            match t.records.remove(id) {
+                Some(old) => {
+                    t.unindex(&old);
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
         }
         fn touch(&self, _id: &str, _at: Timestamp) -> Result<(), Error> {
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mem::MemMetadata;
+    use super::Metadata;
+    use crate::model::{Error, Record};
+
+    fn rec(id: &str, name: &str) -> Record {
+        Record {
+            id: id.into(),
+            bucket: "b".into(),
+            name: name.into(),
+            logical_ref: format!("noetl://artifact/b/{name}/{id}"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn mem_metadata_indexes_follow_insert_update_delete() {
+        let m = MemMetadata::default();
+        let a = rec("A", "x");
+        assert!(m.insert_if_absent(&a).unwrap().created);
+        // Same (bucket, name): the winner comes back; a taken ref is a conflict.
+        assert_eq!(m.insert_if_absent(&rec("B", "x")).unwrap().record, a);
+        let mut clash = rec("C", "y");
+        clash.logical_ref = a.logical_ref.clone();
+        assert!(matches!(m.insert_if_absent(&clash), Err(Error::Conflict(_))));
+        // A rename moves both index entries.
+        let renamed = rec("A", "z");
+        m.update(&renamed).unwrap();
+        assert_eq!(m.get_by_name("b", "x").unwrap(), None);
+        assert_eq!(m.get_by_ref(&a.logical_ref).unwrap(), None);
+        assert_eq!(m.get_by_name("b", "z").unwrap(), Some(renamed.clone()));
+        assert_eq!(m.get_by_ref(&renamed.logical_ref).unwrap(), Some(renamed.clone()));
+        // An update onto another record's name is a conflict and changes nothing.
+        let d = rec("D", "x");
+        assert!(m.insert_if_absent(&d).unwrap().created);
+        assert!(matches!(m.update(&rec("A", "x")), Err(Error::Conflict(_))));
+        assert_eq!(m.get_by_name("b", "x").unwrap(), Some(d));
+        assert_eq!(m.get_by_id("A").unwrap(), Some(renamed.clone()));
+        // Delete frees the name and the ref.
+        assert!(m.delete("A").unwrap());
+        assert_eq!(m.get_by_name("b", "z").unwrap(), None);
+        assert_eq!(m.get_by_ref(&renamed.logical_ref).unwrap(), None);
+        assert!(m.insert_if_absent(&rec("E", "z")).unwrap().created);
     }
 }
