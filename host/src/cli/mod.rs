@@ -12,6 +12,7 @@ mod gc;
 mod get;
 mod head;
 mod ls;
+mod manifest;
 mod put;
 mod rm;
 mod serve;
@@ -50,6 +51,8 @@ pub enum Command {
     Get(get::Args),
     /// Print an artifact's metadata without reading its body.
     Head(head::Args),
+    /// Build, inspect and stream manifests (results made of many parts).
+    Manifest(manifest::Args),
     /// Keep a JSON result inline, or store it and print its ResultRef, a preview and selected fields.
     Externalize(externalize::Args),
     /// Print a signed URL for reading an artifact over HTTP (see `serve`).
@@ -79,6 +82,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Put(a) => put::run(&env, a),
         Command::Get(a) => get::run(&env, a),
         Command::Head(a) => head::run(&env, a),
+        Command::Manifest(a) => manifest::run(&env, a),
         Command::Externalize(a) => match externalize::run(&env, a) {
             // A failure to store is already printed, with the preview and selected fields.
             Ok(stored_or_inline) => return if stored_or_inline { 0 } else { 1 },

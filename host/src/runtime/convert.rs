@@ -197,6 +197,36 @@ pub fn put_result_in(p: wa::PutResult) -> m::PutResult {
     m::PutResult { record: record_in(p.record), created: p.created, result_ref: p.result_ref }
 }
 
+pub fn strategy_out(s: artifact_component::manifest::Strategy) -> wa::Strategy {
+    use artifact_component::manifest::Strategy as S;
+    match s {
+        S::Append => wa::Strategy::Append,
+        S::Concat => wa::Strategy::Concat,
+        S::Merge => wa::Strategy::Merge,
+        S::Replace => wa::Strategy::Replace,
+    }
+}
+
+/// The WIT record has no `metadata` field; a caller that sets it gets `invalid-argument` rather
+/// than a manifest silently missing it.
+pub fn manifest_options_out(o: &artifact_component::manifest::ManifestOptions) -> Result<wa::ManifestOptions, m::Error> {
+    if o.metadata.is_some() {
+        return Err(m::Error::InvalidArgument(
+            "manifest metadata cannot be set through the component interface (use correlation)".into(),
+        ));
+    }
+    Ok(wa::ManifestOptions {
+        strategy: strategy_out(o.strategy),
+        merge_path: o.merge_path.clone(),
+        put: put_options_out(&o.put),
+        correlation: o.correlation.clone(),
+    })
+}
+
+pub fn part_in(p: wa::Part) -> artifact_component::manifest::Part {
+    artifact_component::manifest::Part { index: p.index, data: body_in(p.data), meta: record_in(p.meta) }
+}
+
 pub fn externalize_options_out(o: &m::ExternalizeOptions) -> wa::ExternalizeOptions {
     wa::ExternalizeOptions {
         inline_max_bytes: o.inline_max_bytes,

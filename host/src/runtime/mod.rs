@@ -10,6 +10,7 @@ mod imports;
 
 use crate::metadata::SharedMetadata;
 use crate::storage::{Router, SharedStorage};
+use artifact_component::manifest::{ManifestOptions, Part};
 use artifact_component::model as m;
 use artifact_component::sign::SignOptions;
 use bindings::exports::artifact::store::artifacts as wa;
@@ -115,6 +116,8 @@ pub struct Ctx {
     pub(crate) table: ResourceTable,
     pub(crate) wasi: WasiCtx,
     memory_denied: bool,
+    /// Largest linear memory size granted so far (bytes); memory never shrinks.
+    memory_peak: usize,
 }
 
 impl Ctx {
@@ -125,6 +128,7 @@ impl Ctx {
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().build(),
             memory_denied: false,
+            memory_peak: 0,
         }
     }
 }
@@ -141,6 +145,7 @@ impl wasmtime::ResourceLimiter for Ctx {
             self.memory_denied = true;
             return Ok(false);
         }
+        self.memory_peak = self.memory_peak.max(desired);
         Ok(true)
     }
     fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
@@ -404,14 +409,14 @@ impl Runtime {
     pub fn gc(&self) -> Result<m::GcReport, HostError> {
         self.session()?.gc()
     }
-    /// Keeps a JSON result inline or stores it (see [`Session::externalize`]).
-    pub fn externalize(&self, value_json: &str, opts: &m::ExternalizeOptions) -> Result<m::Externalized, HostError> {
-        self.session()?.externalize(value_json, opts)
-    }
     /// Mints a signed URL path for `r` valid for `ttl_secs` (keys from the `signing_keys` and
     /// `active_kid` config values).
     pub fn sign(&self, r: &str, ttl_secs: u64, opts: &SignOptions) -> Result<String, HostError> {
         self.session()?.sign(r, ttl_secs, opts)
+    }
+    /// Keeps a JSON result inline or stores it (see [`Session::externalize`]).
+    pub fn externalize(&self, value_json: &str, opts: &m::ExternalizeOptions) -> Result<m::Externalized, HostError> {
+        self.session()?.externalize(value_json, opts)
     }
     /// Streams `src` into a new artifact through the component's writer, in 1 MiB chunks.
     pub fn put_stream(&self, src: &mut dyn Read, opts: &m::PutOptions) -> Result<m::PutResult, HostError> {
@@ -420,6 +425,22 @@ impl Runtime {
     /// Streams an artifact's logical bytes into `out` through the component's reader.
     pub fn get_stream(&self, r: &str, opts: &m::GetOptions, out: &mut dyn Write) -> Result<m::Record, HostError> {
         self.session()?.get_stream(r, opts, out)
+    }
+    /// Creates a manifest: open without `parts`, completed in one shot with them.
+    pub fn manifest_create(&self, opts: &ManifestOptions, parts: &[String]) -> Result<m::PutResult, HostError> {
+        self.session()?.manifest_create(opts, parts)
+    }
+    /// Adds a part to an open manifest, at `index` or after the last part.
+    pub fn manifest_add(&self, manifest: &str, part: &str, index: Option<u32>) -> Result<m::PutResult, HostError> {
+        self.session()?.manifest_add(manifest, part, index)
+    }
+    /// Completes an open manifest (totals computed by the component).
+    pub fn manifest_complete(&self, manifest: &str) -> Result<m::PutResult, HostError> {
+        self.session()?.manifest_complete(manifest)
+    }
+    /// Iterates a manifest's resolved parts on a fresh instance; see [`Parts`].
+    pub fn open_parts(&self, manifest: &str, opts: &m::GetOptions) -> Result<Parts<'_>, HostError> {
+        self.session()?.open_parts(manifest, opts)
     }
 }
 
@@ -470,6 +491,10 @@ impl Session<'_> {
     pub fn gc(&mut self) -> Result<m::GcReport, HostError> {
         self.call(|a, s| a.call_gc(s)).map(|g| m::GcReport { records: g.records, blobs: g.blobs })
     }
+    pub fn sign(&mut self, r: &str, ttl_secs: u64, opts: &SignOptions) -> Result<String, HostError> {
+        let o = wa::SignOptions { method: opts.method.clone(), range: opts.range.map(range_out), kid: opts.kid.clone() };
+        self.call(|a, s| a.call_sign(s, r, ttl_secs, &o))
+    }
     /// Keeps `value_json` inline when its text is at most `inline_max_bytes`, or stores it and
     /// returns the ResultRef with a bounded preview and the selected fields. A failure to store
     /// is reported in [`m::Externalized::error`] (with the preview, never the payload); `Err` is
@@ -479,10 +504,6 @@ impl Session<'_> {
         // The generated binding wants `&String` (WIT `json` is a string alias).
         let v = value_json.to_owned();
         self.call(|a, s| a.call_externalize(s, &v, &o).map(Ok::<_, wa::Error>)).map(externalized_in)
-    }
-    pub fn sign(&mut self, r: &str, ttl_secs: u64, opts: &SignOptions) -> Result<String, HostError> {
-        let o = wa::SignOptions { method: opts.method.clone(), range: opts.range.map(range_out), kid: opts.kid.clone() };
-        self.call(|a, s| a.call_sign(s, r, ttl_secs, &o))
     }
 
     pub fn put_stream(&mut self, src: &mut dyn Read, opts: &m::PutOptions) -> Result<m::PutResult, HostError> {
@@ -530,6 +551,90 @@ impl Session<'_> {
             out.write_all(&chunk)?;
         }
         Ok(record_in(meta))
+    }
+}
+
+/// Manifests.
+impl<'a> Session<'a> {
+    pub fn manifest_create(&mut self, opts: &ManifestOptions, parts: &[String]) -> Result<m::PutResult, HostError> {
+        let o = manifest_options_out(opts)?;
+        self.call(|a, s| a.call_manifest_create(s, &o, parts)).map(put_result_in)
+    }
+    pub fn manifest_add(&mut self, manifest: &str, part: &str, index: Option<u32>) -> Result<m::PutResult, HostError> {
+        self.call(|a, s| a.call_manifest_add(s, manifest, part, index)).map(put_result_in)
+    }
+    pub fn manifest_complete(&mut self, manifest: &str) -> Result<m::PutResult, HostError> {
+        self.call(|a, s| a.call_manifest_complete(s, manifest)).map(put_result_in)
+    }
+
+    /// Opens the component's `part-reader` on this instance and returns an iterator over the
+    /// resolved parts, in index order. The session moves into the iterator, which drops the
+    /// resource when it is dropped.
+    pub fn open_parts(mut self, manifest: &str, opts: &m::GetOptions) -> Result<Parts<'a>, HostError> {
+        let o = get_options_out(opts);
+        let reader: ResourceAny = self.call(|a, s| a.call_open_parts(s, manifest, o))?;
+        let meta = match self.call(|a, s| a.part_reader().call_meta(s, reader).map(Ok::<_, wa::Error>)) {
+            Ok(m) => record_in(m),
+            Err(e) => {
+                let _ = reader.resource_drop(&mut self.store);
+                return Err(e);
+            }
+        };
+        Ok(Parts { session: self, reader: Some(reader), meta })
+    }
+
+    /// High-water mark of the instance's linear memory, in bytes (memory never shrinks).
+    pub fn memory_peak(&self) -> usize {
+        self.store.data().memory_peak
+    }
+}
+
+/// A manifest's resolved parts, one per [`Iterator::next`] call through the component's
+/// `part-reader` resource: the guest holds the manifest document and at most one part body.
+/// Yields `Err` once (the part's error names its index and ref) and then ends.
+pub struct Parts<'a> {
+    session: Session<'a>,
+    reader: Option<ResourceAny>,
+    meta: m::Record,
+}
+
+impl Parts<'_> {
+    /// The manifest's record.
+    pub fn meta(&self) -> &m::Record {
+        &self.meta
+    }
+    /// High-water mark of the guest's linear memory so far; see [`Session::memory_peak`].
+    pub fn memory_peak(&self) -> usize {
+        self.session.memory_peak()
+    }
+    fn close(&mut self) {
+        if let Some(r) = self.reader.take() {
+            let _ = r.resource_drop(&mut self.session.store);
+        }
+    }
+}
+
+impl Iterator for Parts<'_> {
+    type Item = Result<Part, HostError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let r = self.reader?;
+        match self.session.call(|a, s| a.part_reader().call_next(s, r)) {
+            Ok(Some(p)) => Some(Ok(part_in(p))),
+            Ok(None) => {
+                self.close();
+                None
+            }
+            Err(e) => {
+                self.close();
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl Drop for Parts<'_> {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
