@@ -43,7 +43,7 @@ impl Request<'_> {
     }
 }
 
-/// Decided response. `Content-Length` is always among the headers.
+/// Decided response. `Content-Length` is among the headers of every status but 304.
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -64,7 +64,7 @@ pub enum Body {
     /// A small in-memory body (JSON errors).
     Bytes(Vec<u8>),
     /// Logical bytes from the engine's reader (verified on full reads).
-    Logical(Reader),
+    Logical(Box<Reader>),
     /// Stored (encoded) bytes, verified by decoding alongside.
     Stored(Box<StoredStream>),
 }
@@ -272,7 +272,6 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, now_ms: u64) -> Re
         headers.push(("vary".into(), "Accept-Encoding".into()));
     }
     if req.header("if-none-match").is_some_and(|inm| etag_matches(inm, &etag)) {
-        headers.push(("content-length".into(), "0".into()));
         return Response { status: 304, headers, body: Body::Empty };
     }
 
@@ -323,7 +322,7 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, now_ms: u64) -> Re
         let opts = GetOptions { range, ..Default::default() };
         match store.open_reader(&rec.id, &opts) {
             // The record may have been overwritten between the two lookups: never mix them.
-            Ok(r) if r.meta().sha256 == rec.sha256 && r.meta().bytes == rec.bytes => Body::Logical(r),
+            Ok(r) if r.meta().sha256 == rec.sha256 && r.meta().bytes == rec.bytes => Body::Logical(Box::new(r)),
             Ok(_) => return error_response(503, "conflict", "the artifact changed while being read; retry"),
             Err(e) => return from_error(&e),
         }
