@@ -644,7 +644,7 @@ impl Store {
                 }
             }
         }
-        let mut w = self.open_writer(&put)?;
+        let mut w = self.open_writer_as(&put, true)?;
         let (planned, existing) = match w.planned() {
             Some((r, e)) => (r.clone(), e),
             None => return Err(Error::Storage("manifest writer closed before use".into())),
@@ -751,7 +751,7 @@ impl Store {
             kind: Some(Kind::Manifest),
             ..Default::default()
         };
-        let mut res = self.put(&doc.to_bytes(), &put)?;
+        let mut res = self.put_as(&doc.to_bytes(), &put, true)?;
         if res.record.id != rec.id || res.record.logical_ref != rec.logical_ref {
             return Err(Error::Metadata(format!(
                 "rewriting manifest {} produced {} ({})",

@@ -137,13 +137,29 @@ impl Store {
 
     /// Stores a body in one call.
     pub fn put(&self, data: &[u8], opts: &PutOptions) -> Result<PutResult, Error> {
-        let mut w = self.open_writer(opts)?;
+        self.put_as(data, opts, false)
+    }
+
+    /// [`Store::put`] on behalf of the manifest operations; see [`Store::open_writer_as`].
+    pub(crate) fn put_as(&self, data: &[u8], opts: &PutOptions, manifest_api: bool) -> Result<PutResult, Error> {
+        let mut w = self.open_writer_as(opts, manifest_api)?;
         w.write(data)?;
         w.finish()
     }
 
     /// Opens a streaming writer. All validation happens here, before anything is written.
     pub fn open_writer(&self, opts: &PutOptions) -> Result<Writer, Error> {
+        self.open_writer_as(opts, false)
+    }
+
+    /// [`Store::open_writer`]; `manifest_api` is true only for the manifest operations, which are
+    /// the one way to create or change a manifest (so a completed one stays immutable).
+    pub(crate) fn open_writer_as(&self, opts: &PutOptions, manifest_api: bool) -> Result<Writer, Error> {
+        if opts.kind == Some(Kind::Manifest) && !manifest_api {
+            return Err(Error::InvalidArgument(
+                "manifests are created and changed with manifest-create / manifest-add / manifest-complete".into(),
+            ));
+        }
         let now = (self.now)();
         let bucket = opts.bucket.clone().unwrap_or_else(|| DEFAULT_BUCKET.to_string());
         refs::validate_bucket(&bucket)?;
@@ -198,6 +214,14 @@ impl Store {
             Some(n) => self.metadata.get_by_name(&bucket, n)?,
             None => None,
         };
+        if let (Some(e), IfExists::Overwrite, false) = (&existing, if_exists, manifest_api) {
+            if e.kind == Kind::Manifest {
+                return Err(Error::Conflict(format!(
+                    "{bucket}/{} is a manifest; change it with manifest-add / manifest-complete",
+                    e.name
+                )));
+            }
+        }
         if let (Some(e), IfExists::Fail) = (&existing, if_exists) {
             return Err(Error::Conflict(format!("{bucket}/{} already exists as {}", e.name, e.id)));
         }
