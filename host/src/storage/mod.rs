@@ -2,6 +2,7 @@
 //! `storage` import (routing each object URI by its scheme).
 
 pub mod fs;
+pub mod s3;
 
 pub use artifact_component::backend::mem::MemStorage;
 pub use artifact_component::backend::{BlobWriter, Publish, Storage};
@@ -11,16 +12,20 @@ use std::sync::Arc;
 /// A storage backend shared across threads.
 pub type SharedStorage = Arc<dyn Storage + Send + Sync>;
 
-/// Opens a backend from its URI: `fs:///abs/path`, `fs://./rel/path` or `mem://`.
+/// Opens a backend from its URI: `fs:///abs/path`, `fs://./rel/path`, `mem://` or
+/// `s3://bucket/prefix?endpoint=…&region=…` (see [`s3`]).
 pub fn open(uri: &str) -> Result<SharedStorage, Error> {
     if let Some(path) = uri.strip_prefix("fs://") {
         return Ok(Arc::new(fs::FsStorage::open(path)?));
+    }
+    if let Some(rest) = uri.strip_prefix("s3://") {
+        return Ok(Arc::new(s3::S3Storage::open(rest)?));
     }
     if uri == "mem://" || uri == "mem" {
         return Ok(Arc::new(MemStorage::default()));
     }
     Err(Error::InvalidArgument(format!(
-        "unsupported storage URI {uri:?} (expected fs:///path or mem://)"
+        "unsupported storage URI {uri:?} (expected fs:///path, mem:// or s3://bucket/prefix)"
     )))
 }
 

@@ -1,0 +1,104 @@
+-- Metadata schema of the artifact store on PostgreSQL (schema version 1).
+--
+-- Applied by the host every time it opens a `postgres://` metadata backend; also runnable by
+-- hand (`psql -f`). Idempotent: running it any number of times, from any number of hosts at
+-- once, is harmless (the advisory lock serializes concurrent runs).
+--
+-- Timestamps are milliseconds since the Unix epoch (bigint), exactly as the component's records
+-- carry them, so listing cursors mean the same thing on every backend. Identifiers and names use
+-- the "C" collation: ordering and prefix matching are byte-wise, as on SQLite.
+
+BEGIN;
+SET LOCAL client_min_messages = warning;
+SELECT pg_advisory_xact_lock(7053736431290770745);
+
+CREATE TABLE IF NOT EXISTS artifact_schema_version (
+    version     integer PRIMARY KEY,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per artifact. get-or-create relies on UNIQUE (bucket, name).
+CREATE TABLE IF NOT EXISTS artifacts (
+    id            text COLLATE "C" PRIMARY KEY,
+    bucket        text COLLATE "C" NOT NULL,
+    name          text COLLATE "C" NOT NULL,
+    ref           text COLLATE "C" NOT NULL,        -- logical URI (noetl://…)
+    kind          text NOT NULL,                    -- result_ref | temp_ref | manifest
+    content_type  text NOT NULL,
+    compression   text NOT NULL,                    -- none | gzip | deflate
+    bytes         bigint NOT NULL CHECK (bytes >= 0),         -- logical (uncompressed) size
+    stored_bytes  bigint NOT NULL CHECK (stored_bytes >= 0),  -- size of the blob as stored
+    sha256        text NOT NULL,                    -- over the logical bytes, lowercase hex
+    driver        text NOT NULL,                    -- storage driver (fs, s3, …)
+    uri           text COLLATE "C" NOT NULL,        -- where the blob lives
+    scope         text NOT NULL,                    -- step | execution | workflow | permanent
+    store_tier    text NOT NULL,
+    execution_id  text,
+    created_by    text COLLATE "C",
+    created_at    bigint NOT NULL,
+    updated_at    bigint NOT NULL,
+    expires_at    bigint,
+    accessed_at   bigint,
+    access_count  bigint NOT NULL DEFAULT 0,
+    preview       text,                             -- bounded JSON preview, verbatim
+    extracted     text,                             -- selected fields as JSON, verbatim
+    meta          jsonb NOT NULL DEFAULT '{}'::jsonb, -- free-form annotations by operators; not read by the store
+    CONSTRAINT artifacts_bucket_name_key UNIQUE (bucket, name),
+    CONSTRAINT artifacts_ref_key UNIQUE (ref)
+);
+
+-- Listing: keyset pagination on (created_at, id), optionally within a bucket or a creator.
+CREATE INDEX IF NOT EXISTS artifacts_created ON artifacts (created_at, id);
+CREATE INDEX IF NOT EXISTS artifacts_bucket_created ON artifacts (bucket, created_at, id);
+CREATE INDEX IF NOT EXISTS artifacts_created_by ON artifacts (created_by, created_at, id)
+    WHERE created_by IS NOT NULL;
+-- Garbage collection: blobs still referenced, and expired records.
+CREATE INDEX IF NOT EXISTS artifacts_uri ON artifacts (uri);
+CREATE INDEX IF NOT EXISTS artifacts_expires ON artifacts (expires_at)
+    WHERE expires_at IS NOT NULL;
+
+-- Parts of manifest artifacts, in order. The manifest document (the artifact's body) is the
+-- authoritative list; this table is an index for SQL reporting that hosts may fill. Rows go away
+-- with their manifest.
+CREATE TABLE IF NOT EXISTS artifact_manifest_parts (
+    manifest_id  text COLLATE "C" NOT NULL REFERENCES artifacts (id) ON DELETE CASCADE,
+    idx          bigint NOT NULL CHECK (idx >= 0),
+    part_ref     text COLLATE "C" NOT NULL,
+    part_id      text COLLATE "C",
+    bytes        bigint NOT NULL CHECK (bytes >= 0),
+    sha256       text NOT NULL,
+    PRIMARY KEY (manifest_id, idx)
+);
+CREATE INDEX IF NOT EXISTS artifact_manifest_parts_part ON artifact_manifest_parts (part_id);
+
+-- Append-only log of puts (a record created), updates, reads (touch) and deletes, written in the
+-- same statement as the change it records. Rows are never updated; old rows may be deleted to
+-- bound the table (e.g. `DELETE FROM artifact_events WHERE at < …`).
+CREATE TABLE IF NOT EXISTS artifact_events (
+    seq          bigserial PRIMARY KEY,
+    at           bigint NOT NULL,                   -- server clock, ms since the epoch
+    kind         text NOT NULL CHECK (kind IN ('put', 'update', 'read', 'delete')),
+    artifact_id  text COLLATE "C" NOT NULL,
+    bucket       text COLLATE "C" NOT NULL,
+    name         text COLLATE "C" NOT NULL
+);
+CREATE INDEX IF NOT EXISTS artifact_events_artifact ON artifact_events (artifact_id, seq);
+CREATE INDEX IF NOT EXISTS artifact_events_at ON artifact_events (at);
+
+CREATE OR REPLACE FUNCTION artifact_events_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'artifact_events is append-only';
+END;
+$$;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'artifact_events_no_update') THEN
+        CREATE TRIGGER artifact_events_no_update BEFORE UPDATE ON artifact_events
+            FOR EACH ROW EXECUTE FUNCTION artifact_events_append_only();
+    END IF;
+END;
+$$;
+
+INSERT INTO artifact_schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
+COMMIT;
