@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine that has only the Rust toolchain.
-# Installs what the tests need (the wasm target; later: PostgreSQL, an S3 server, Node, Python
+# Installs what the tests need (the wasm target, PostgreSQL, an S3 server (moto); later: Node, Python
 # packages), then runs every test, including those that load the built .wasm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2 >/dev/null
+
+# PostgreSQL and an S3 server (moto) for the remote-backend tests (host/tests/remote_backends.rs).
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+    echo "== installing PostgreSQL"
+    SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+    $SUDO apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+command -v moto_server >/dev/null || { echo "== installing moto"; python3 -m pip install -q 'moto[server]'; }
+eval "$(bash scripts/services.sh start)"
+trap 'bash scripts/services.sh stop' EXIT
 
 echo "== native unit tests, component build, host tests (through the real .wasm)"
 cargo test --workspace --locked

@@ -6,6 +6,7 @@
 
 mod cat;
 mod common;
+mod doctor;
 mod externalize;
 mod find;
 mod gc;
@@ -73,6 +74,8 @@ pub enum Command {
     Summary(summary::Args),
     /// Remove expired artifacts and unreferenced blobs.
     Gc(gc::Args),
+    /// Check the storage and metadata backends: versions, reachability, write permission.
+    Doctor(doctor::Args),
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -101,6 +104,11 @@ pub fn run(cli: Cli) -> i32 {
         Command::Rm(a) => rm::run(&env, a),
         Command::Summary(a) => summary::run(&env, a),
         Command::Gc(a) => gc::run(&env, a),
+        Command::Doctor(a) => match doctor::run(&env, a) {
+            // Failed checks are already reported in the JSON.
+            Ok(all_ok) => return if all_ok { 0 } else { 1 },
+            Err(e) => Err(e),
+        },
     };
     match r {
         Ok(()) => 0,

@@ -1,0 +1,315 @@
+//! The S3 and PostgreSQL backends against real servers on 127.0.0.1: the conformance suite,
+//! backend-specific checks, and `artifact` processes sharing one PostgreSQL and one bucket.
+//!
+//! Servers: when `ARTIFACT_TEST_POSTGRES` and `ARTIFACT_TEST_S3` are set (as
+//! `eval "$(bash scripts/services.sh start)"` does; scripts/test.sh does that), the tests use
+//! them. Otherwise the first test starts a private pair with `scripts/services.sh start --owner
+//! <this process>`, which stops them when the test process exits. A test that cannot get its
+//! servers fails and says how to start them; none is skipped.
+
+use artifact_component::backend::{Metadata, Publish, Storage};
+use artifact_component::model::Error;
+use artifact_host::conformance::{self, MetadataCaps, StorageCaps};
+use artifact_host::metadata::postgres::PostgresMetadata;
+use artifact_host::storage::s3::{S3Storage, SINGLE_PUT_MAX};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+struct Services {
+    postgres: String,
+    s3: String,
+}
+
+const HOW: &str = "start the test servers with `eval \"$(bash scripts/services.sh start)\"` \
+    (needs `apt-get install -y postgresql` and `pip install 'moto[server]'`; scripts/test.sh \
+    installs both), or unset ARTIFACT_TEST_POSTGRES / ARTIFACT_TEST_S3 to let the tests start them";
+
+fn services() -> &'static Services {
+    static S: OnceLock<Services> = OnceLock::new();
+    S.get_or_init(|| {
+        if let (Ok(postgres), Ok(s3)) = (
+            std::env::var("ARTIFACT_TEST_POSTGRES"),
+            std::env::var("ARTIFACT_TEST_S3"),
+        ) {
+            return Services { postgres, s3 };
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("services-{}", std::process::id()));
+        let out = Command::new("bash")
+            .arg(root.join("scripts/services.sh"))
+            .args(["start", "--dir", dir.to_str().unwrap(), "--owner"])
+            .arg(std::process::id().to_string())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run scripts/services.sh: {e}; {HOW}"));
+        assert!(
+            out.status.success(),
+            "scripts/services.sh start failed:\n{}\n{HOW}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut vars = std::collections::HashMap::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            for kv in line.trim_start_matches("export ").split(' ') {
+                if let Some((k, v)) = kv.split_once('=') {
+                    vars.insert(k.to_string(), v.trim_matches('\'').to_string());
+                }
+            }
+        }
+        for (k, v) in &vars {
+            if k.starts_with("AWS_") {
+                std::env::set_var(k, v);
+            }
+        }
+        let get = |k: &str| vars.get(k).cloned().unwrap_or_else(|| panic!("services.sh printed no {k}"));
+        Services { postgres: get("ARTIFACT_TEST_POSTGRES"), s3: get("ARTIFACT_TEST_S3") }
+    })
+}
+
+/// The test S3 URI with `/sub` appended to its prefix.
+fn s3_uri(sub: &str) -> String {
+    let s3 = &services().s3;
+    let (path, query) = s3.split_once('?').unwrap_or((s3, ""));
+    format!("{}/{sub}?{query}", path.trim_end_matches('/'))
+}
+
+fn s3(sub: &str) -> S3Storage {
+    S3Storage::open(s3_uri(sub).strip_prefix("s3://").unwrap())
+        .unwrap_or_else(|e| panic!("open s3 {sub}: {e:?}; {HOW}"))
+}
+
+fn pg() -> PostgresMetadata {
+    PostgresMetadata::open(&services().postgres)
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {}: {e:?}; {HOW}", services().postgres))
+}
+
+fn unique(tag: &str) -> String {
+    let id = artifact_component::ids::new_id(artifact_component::ids::now_ms());
+    format!("{tag}-{}", id.to_ascii_lowercase())
+}
+
+fn all_uris(s: &dyn Storage, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (uris, next) = s.list_objects(prefix, cursor.as_deref(), 1000).unwrap();
+        out.extend(uris);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+#[test]
+fn s3_storage_conforms() {
+    let s = s3(&unique("conf"));
+    s.probe().unwrap_or_else(|e| panic!("S3 server not reachable: {e:?}; {HOW}"));
+    conformance::storage_suite(&s, StorageCaps::default());
+}
+
+#[test]
+fn s3_storage_without_prefix_conforms() {
+    // The bucket root as the backend's root (the suite's own prefixes keep runs apart).
+    let (path, query) = services().s3.split_once('?').unwrap();
+    let bucket = path.strip_prefix("s3://").unwrap().split('/').next().unwrap();
+    let s = S3Storage::open(&format!("{bucket}?{query}")).unwrap();
+    conformance::storage_roundtrip(&s);
+    conformance::storage_list(&s);
+}
+
+#[test]
+fn postgres_metadata_conforms() {
+    conformance::metadata_suite(&pg(), MetadataCaps::default());
+}
+
+#[test]
+fn s3_large_bodies_stream_through_a_staged_multipart_upload() {
+    let sub = unique("large");
+    let s = s3(&sub);
+    let staging = s3(&format!("{sub}/.staging"));
+    let body: Vec<u8> = (0..SINGLE_PUT_MAX * 2 + 12_345).map(|i| (i % 251) as u8).collect();
+    let write = |data: &[u8]| {
+        let mut w = s.create_writer("s3").unwrap();
+        for c in data.chunks(1 << 20) {
+            w.write(c).unwrap();
+        }
+        w
+    };
+    let mut w = write(&body);
+    assert!(all_uris(&s, "s3://").is_empty(), "a partial upload is visible");
+    assert!(w.commit("s3://blobs/big", Publish::IfAbsent).unwrap());
+    assert_eq!(s.stat("s3://blobs/big").unwrap(), Some(body.len() as u64));
+    assert_eq!(s.read("s3://blobs/big", 9 << 20, 10).unwrap(), body[9 << 20..(9 << 20) + 10]);
+    // IfAbsent on a taken key loses, Overwrite replaces; the staged copies are removed.
+    let mut w = write(&body[..body.len() - 1]);
+    assert!(!w.commit("s3://blobs/big", Publish::IfAbsent).unwrap());
+    assert_eq!(s.stat("s3://blobs/big").unwrap(), Some(body.len() as u64));
+    let mut w = write(&body[1..]);
+    assert!(w.commit("s3://blobs/big", Publish::Overwrite).unwrap());
+    assert_eq!(s.read("s3://blobs/big", 0, 3).unwrap(), body[1..4]);
+    // An aborted (and a dropped) writer mid-upload leaves nothing, staged or final.
+    let mut w = write(&body);
+    w.abort();
+    assert!(w.commit("s3://blobs/aborted", Publish::IfAbsent).is_err());
+    drop(write(&body));
+    assert_eq!(all_uris(&s, "s3://"), vec!["s3://blobs/big".to_string()]);
+    assert!(all_uris(&staging, "s3://").is_empty(), "staging objects left behind");
+}
+
+#[test]
+fn s3_rejects_bad_backend_uris_and_unreachable_servers_fail() {
+    for bad in ["", "/x", "bkt?nope=1", "bkt/a/../b"] {
+        assert!(matches!(S3Storage::open(bad), Err(Error::InvalidArgument(_))), "{bad:?}");
+    }
+    // Nothing listens on port 1: a clear storage error, not a hang or a panic.
+    let s = S3Storage::open("bkt?endpoint=http://127.0.0.1:1&region=us-east-1").unwrap();
+    assert!(matches!(s.stat("s3://x"), Err(Error::Storage(_))));
+}
+
+#[test]
+fn postgres_schema_is_idempotent_and_events_are_appended() {
+    let a = pg();
+    let b = pg(); // applies the schema again
+    let now = artifact_component::ids::now_ms();
+    let id = artifact_component::ids::new_id(now);
+    let rec = artifact_component::model::Record {
+        id: id.clone(),
+        bucket: unique("ev"),
+        name: "n".into(),
+        logical_ref: format!("noetl://artifact/ev/{id}"),
+        created_at: now,
+        ..Default::default()
+    };
+    assert!(a.insert_if_absent(&rec).unwrap().created);
+    assert!(!b.insert_if_absent(&rec).unwrap().created);
+    b.touch(&id, now + 5).unwrap();
+    a.touch(&id, now + 3).unwrap();
+    assert_eq!(b.access(&id).unwrap(), Some((Some(now + 5), 2)));
+    assert!(a.delete(&id).unwrap());
+    let kinds: Vec<String> = a.events(&id).unwrap().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(kinds, ["put", "read", "read", "delete"]);
+    assert!(a.server_version().unwrap().chars().next().unwrap().is_ascii_digit());
+    a.probe().unwrap();
+    assert!(matches!(
+        PostgresMetadata::open("postgres://nobody@127.0.0.1:1/none"),
+        Err(Error::Metadata(_))
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// `artifact` processes sharing one PostgreSQL and one bucket
+// ---------------------------------------------------------------------------------------------
+
+fn artifact(storage: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_artifact"));
+    c.args(args)
+        .env("ARTIFACT_STORAGE", storage)
+        .env("ARTIFACT_METADATA", &services().postgres)
+        .env("ARTIFACT_CACHE_DIR", PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifact-code-cache"))
+        .env("ARTIFACT_HOME", PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("remote-home"));
+    c
+}
+
+#[test]
+fn processes_racing_get_or_create_make_one_artifact() {
+    let sub = unique("race");
+    let storage = s3_uri(&sub);
+    let bucket = unique("race");
+    let dir = tempfile::tempdir().unwrap();
+    // Warm the code cache so the processes start together.
+    let o = artifact(&storage, &["head", "nothing/here"]).output().unwrap();
+    assert!(!o.status.success());
+    const N: usize = 4;
+    let children: Vec<_> = (0..N)
+        .map(|i| {
+            let f = dir.path().join(format!("body{i}.json"));
+            std::fs::write(&f, format!("{{\"writer\": {i}}}")).unwrap();
+            artifact(&storage, &["put", f.to_str().unwrap(), "--bucket", &bucket, "--name", "shared.json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<Value> = children
+        .into_iter()
+        .map(|c| {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "put failed: {}", String::from_utf8_lossy(&o.stderr));
+            serde_json::from_slice(&o.stdout).unwrap()
+        })
+        .collect();
+    let created = outs.iter().filter(|o| o["created"] == Value::Bool(true)).count();
+    assert_eq!(created, 1, "{N} racing puts, {created} created: {outs:#?}");
+    let refs: std::collections::BTreeSet<&str> = outs.iter().map(|o| o["ref"].as_str().unwrap()).collect();
+    assert_eq!(refs.len(), 1, "racing puts returned different artifacts: {refs:?}");
+    let m = pg();
+    let rec = m.get_by_name(&bucket, "shared.json").unwrap().expect("the artifact");
+    assert_eq!(m.summary(&bucket).unwrap().count, 1);
+    // The winner's blob is there, whole, and is what `get` returns.
+    let s = s3(&sub);
+    assert_eq!(s.stat(&rec.location.uri).unwrap(), Some(rec.stored_bytes));
+    let o = artifact(&storage, &["get", &format!("{bucket}/shared.json"), "--mode", "text"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = got["data"].as_str().unwrap();
+    assert_eq!(hex(&Sha256::digest(text.as_bytes())), rec.sha256);
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn killing_a_streaming_put_leaves_no_record_and_no_object() {
+    let sub = unique("kill");
+    let storage = s3_uri(&sub);
+    let bucket = unique("kill");
+    let mut child = artifact(&storage, &["put", "-", "--bucket", &bucket, "--name", "big.bin", "--content-type", "application/octet-stream"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // More than the single-PUT bound, so a multipart upload is under way when the process dies.
+    let chunk = vec![7u8; 1 << 20];
+    for _ in 0..(SINGLE_PUT_MAX >> 20) + 12 {
+        if stdin.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // Still running (waiting for the end of stdin) after consuming more than one PUT's worth.
+    assert!(child.try_wait().unwrap().is_none(), "the put ended before it was killed");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    drop(stdin);
+    let m = pg();
+    assert_eq!(m.get_by_name(&bucket, "big.bin").unwrap(), None, "a record without its blob");
+    assert_eq!(m.summary(&bucket).unwrap().count, 0);
+    let s = s3(&sub);
+    assert!(all_uris(&s, "s3://").is_empty(), "a partial object is visible: {:?}", all_uris(&s, "s3://"));
+    // The same put, run to completion, works and is readable.
+    let mut child = artifact(&storage, &["put", "-", "--bucket", &bucket, "--name", "big.bin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for _ in 0..(SINGLE_PUT_MAX >> 20) + 2 {
+            stdin.write_all(&chunk).unwrap();
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let rec = m.get_by_name(&bucket, "big.bin").unwrap().expect("record");
+    assert_eq!(rec.bytes, ((SINGLE_PUT_MAX >> 20) as u64 + 2) << 20);
+    assert_eq!(all_uris(&s, "s3://"), vec![rec.location.uri.clone()]);
+}
