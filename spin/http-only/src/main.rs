@@ -1,0 +1,35 @@
+//! `spin-http-only IN.wasm OUT.wasm`: wraps the `edge` component into one that exports only its
+//! `wasi:http/incoming-handler@0.2.x` and imports everything the edge component imports.
+//!
+//! Why: Spin composes component dependencies into the component and re-exports all of its
+//! exports. The edge component also exports `artifact:store/artifacts`, whose types come from
+//! `artifact:store/types`; once the dependency supplies `types`, those types live inside the
+//! composition and the re-exported `artifacts` is not a valid export ("instance not valid to be
+//! used as export"). Spin serves only the HTTP handler, so the wrapper drops the rest.
+
+use wac_graph::types::Package;
+use wac_graph::CompositionGraph;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, input, output] = args.as_slice() else {
+        eprintln!("usage: spin-http-only IN.wasm OUT.wasm");
+        std::process::exit(2);
+    };
+    let bytes = std::fs::read(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+    let mut graph = CompositionGraph::new();
+    let pkg = Package::from_bytes("artifact:edge", None, bytes, graph.types_mut()).expect("a component");
+    let world = pkg.ty();
+    let id = graph.register_package(pkg).unwrap();
+    let inst = graph.instantiate(id);
+    let handlers: Vec<String> =
+        graph.types()[world].exports.keys().filter(|k| k.starts_with("wasi:http/incoming-handler@0.2")).cloned().collect();
+    assert_eq!(handlers.len(), 1, "{input} must export one wasi:http/incoming-handler@0.2.x");
+    let node = graph.alias_instance_export(inst, &handlers[0]).unwrap();
+    graph.export(node, &handlers[0]).unwrap();
+    let out = graph.encode(Default::default()).expect("the wrapper encodes and validates");
+    if let Some(dir) = std::path::Path::new(output).parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(output, out).unwrap_or_else(|e| panic!("{output}: {e}"));
+}

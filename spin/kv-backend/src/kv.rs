@@ -1,0 +1,175 @@
+//! The key-value store the backend keeps everything in: Spin's `wasi:keyvalue@0.2.0-draft2`
+//! (`store` for reads and writes, `atomics` for compare-and-swap and increment).
+
+use crate::wasi::keyvalue::atomics::{self, Cas, CasError};
+use crate::wasi::keyvalue::store::{self, Bucket, Error};
+use sha2::{Digest, Sha256};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// The Spin key-value store label the backend opens (`key_value_stores = ["default"]`).
+pub const STORE: &str = "default";
+
+/// Attempts of one compare-and-swap loop before giving up with an error.
+const CAS_ATTEMPTS: u32 = 200;
+
+thread_local! {
+    static BUCKET: RefCell<Option<Rc<Bucket>>> = const { RefCell::new(None) };
+    /// Whether `atomics.cas` works on this store; cleared the first time `cas.new` fails.
+    static CAS_OK: Cell<bool> = const { Cell::new(true) };
+}
+
+pub fn err_text(e: &Error) -> String {
+    match e {
+        Error::NoSuchStore => format!("key-value store {STORE:?} does not exist"),
+        Error::AccessDenied => format!(
+            "access to key-value store {STORE:?} denied (list it in key_value_stores and let the dependency \
+             inherit it: inherit_configuration = [\"key_value_stores\", ...])"
+        ),
+        Error::Other(s) => s.clone(),
+    }
+}
+
+/// The opened store, once per instance.
+pub fn bucket() -> Result<Rc<Bucket>, String> {
+    BUCKET.with(|b| {
+        if let Some(b) = &*b.borrow() {
+            return Ok(b.clone());
+        }
+        let opened = Rc::new(store::open(STORE).map_err(|e| err_text(&e))?);
+        *b.borrow_mut() = Some(opened.clone());
+        Ok(opened)
+    })
+}
+
+pub fn get(key: &str) -> Result<Option<Vec<u8>>, String> {
+    bucket()?.get(key).map_err(|e| err_text(&e))
+}
+
+pub fn set(key: &str, value: &[u8]) -> Result<(), String> {
+    bucket()?.set(key, value).map_err(|e| err_text(&e))
+}
+
+pub fn delete(key: &str) -> Result<(), String> {
+    bucket()?.delete(key).map_err(|e| err_text(&e))
+}
+
+pub fn exists(key: &str) -> Result<bool, String> {
+    bucket()?.exists(key).map_err(|e| err_text(&e))
+}
+
+/// Atomic increment; best effort callers ignore the error.
+pub fn increment(key: &str, delta: i64) -> Result<i64, String> {
+    atomics::increment(&*bucket()?, key, delta).map_err(|e| err_text(&e))
+}
+
+/// What a [`update`] step decides from the current value.
+pub enum Step<R> {
+    /// Store this value (only if the key still holds what the step saw), then return `R`.
+    Write(Vec<u8>, R),
+    /// Leave the key alone and return `R`.
+    Keep(R),
+}
+
+/// Reads `key` and writes what `f` decides, atomically when the store supports
+/// `wasi:keyvalue/atomics` compare-and-swap: the write only lands if the key still holds the value
+/// `f` saw, otherwise `f` runs again on the new value. On a store without CAS it is a plain read
+/// then write (last writer wins; see the README).
+pub fn update<R>(key: &str, mut f: impl FnMut(Option<&[u8]>) -> Result<Step<R>, String>) -> Result<R, String> {
+    let b = bucket()?;
+    for _ in 0..CAS_ATTEMPTS {
+        let cas = if CAS_OK.with(Cell::get) {
+            match Cas::new(&*b, key) {
+                Ok(c) => Some(c),
+                Err(_) => {
+                    CAS_OK.with(|c| c.set(false));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let Some(cas) = cas else {
+            let cur = b.get(key).map_err(|e| err_text(&e))?;
+            return match f(cur.as_deref())? {
+                Step::Keep(r) => Ok(r),
+                Step::Write(v, r) => {
+                    b.set(key, &v).map_err(|e| err_text(&e))?;
+                    Ok(r)
+                }
+            };
+        };
+        let cur = cas.current().map_err(|e| err_text(&e))?;
+        match f(cur.as_deref())? {
+            Step::Keep(r) => return Ok(r),
+            Step::Write(v, r) => match atomics::swap(cas, &v) {
+                Ok(()) => return Ok(r),
+                Err(CasError::CasFailed(_)) => continue,
+                Err(CasError::StoreError(e)) => return Err(err_text(&e)),
+            },
+        }
+    }
+    Err(format!("key {key:?} kept changing: gave up after {CAS_ATTEMPTS} compare-and-swap attempts"))
+}
+
+
+/// 128 bits of SHA-256 in hex: fixed-length keys for unbounded strings (URIs, names, refs).
+pub fn h(parts: &[&str]) -> String {
+    let mut d = Sha256::new();
+    for p in parts {
+        d.update((p.len() as u64).to_le_bytes());
+        d.update(p.as_bytes());
+    }
+    d.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh random 128-bit hex string (std's `RandomState` is seeded from `wasi:random`).
+pub fn random_hex() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    thread_local!(static N: Cell<u64> = const { Cell::new(0) });
+    let n = N.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    (0..2u64)
+        .map(|i| {
+            let mut x = RandomState::new().build_hasher();
+            x.write_u64(n);
+            x.write_u64(i);
+            format!("{:016x}", x.finish())
+        })
+        .collect()
+}
+
+/// A JSON index value (a sorted list) read whole.
+pub fn load_index<T: serde::de::DeserializeOwned>(key: &str) -> Result<Vec<T>, String> {
+    match get(key)? {
+        None => Ok(Vec::new()),
+        Some(v) => serde_json::from_slice(&v).map_err(|e| format!("index {key:?} is corrupt: {e}")),
+    }
+}
+
+/// Inserts into or removes from a sorted JSON index value, atomically (see [`update`]).
+pub fn edit_index<T>(key: &str, item: &T, insert: bool) -> Result<(), String>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Ord + Clone,
+{
+    update(key, |cur| {
+        let mut v: Vec<T> = match cur {
+            None => Vec::new(),
+            Some(b) => serde_json::from_slice(b).map_err(|e| format!("index {key:?} is corrupt: {e}"))?,
+        };
+        match (v.binary_search(item), insert) {
+            (Ok(_), true) | (Err(_), false) => Ok(Step::Keep(())),
+            (Err(i), true) => {
+                v.insert(i, item.clone());
+                Ok(Step::Write(serde_json::to_vec(&v).unwrap(), ()))
+            }
+            (Ok(i), false) => {
+                v.remove(i);
+                Ok(Step::Write(serde_json::to_vec(&v).unwrap(), ()))
+            }
+        }
+    })
+}

@@ -1,0 +1,237 @@
+//! `artifact:store/storage` over the key-value store.
+//!
+//! An object is a small JSON *head* at `a/o/{h(uri)}` naming a generation `gen`, and its bytes in
+//! chunks of [`CHUNK`] bytes at `a/c/{gen}/{i}`. A writer stages chunks under a fresh random
+//! generation as they arrive (memory stays bounded) and `commit` publishes by writing the head,
+//! one key-value write, so readers see the whole object or nothing. `if-absent` publishes with
+//! compare-and-swap on the head key (exactly one winner among racing writers); `overwrite`
+//! replaces the head, then deletes the old generation's chunks. URIs are `kv://…`; the sorted
+//! list of URIs (for `list-objects`) is one JSON value at `a/i/objects`.
+
+use crate::exports::artifact::store::types::Error;
+use crate::exports::artifact::store::storage::{Guest, GuestWriter, ObjectPage, ObjectStat, Publish, Writer};
+use crate::kv::{self, Step};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+
+/// Bytes per key-value value. 256 KiB stays under the value limits of Spin's key-value backends
+/// (DynamoDB's 400 KB item limit is the smallest) and of hosts that cap one host call.
+pub const CHUNK: usize = 256 << 10;
+/// Largest `read` answered in one call; callers loop (the WIT allows hosts to cap `len`).
+const MAX_READ: u64 = 8 << 20;
+const OBJECTS: &str = "a/i/objects";
+pub const DRIVER: &str = "kv";
+
+#[derive(Serialize, Deserialize)]
+struct Head {
+    uri: String,
+    size: u64,
+    chunks: u64,
+    chunk: u64,
+    gen: String,
+}
+
+fn head_key(uri: &str) -> String {
+    format!("a/o/{}", kv::h(&[uri]))
+}
+
+fn chunk_key(gen: &str, i: u64) -> String {
+    format!("a/c/{gen}/{i}")
+}
+
+fn st(e: String) -> Error {
+    Error::Storage(e)
+}
+
+fn head(uri: &str) -> Result<Option<Head>, Error> {
+    let Some(v) = kv::get(&head_key(uri)).map_err(st)? else {
+        return Ok(None);
+    };
+    let h: Head = serde_json::from_slice(&v).map_err(|e| st(format!("object head of {uri} is corrupt: {e}")))?;
+    Ok((h.uri == uri).then_some(h))
+}
+
+fn delete_chunks(gen: &str, chunks: u64) {
+    for i in 0..chunks {
+        let _ = kv::delete(&chunk_key(gen, i));
+    }
+}
+
+pub struct KvWriter(RefCell<Staged>);
+
+struct Staged {
+    gen: String,
+    buf: Vec<u8>,
+    chunks: u64,
+    size: u64,
+    done: bool,
+}
+
+impl Staged {
+    fn flush(&mut self, all: bool) -> Result<(), Error> {
+        while self.buf.len() >= CHUNK || (all && !self.buf.is_empty()) {
+            let n = self.buf.len().min(CHUNK);
+            kv::set(&chunk_key(&self.gen, self.chunks), &self.buf[..n]).map_err(st)?;
+            self.buf.drain(..n);
+            self.chunks += 1;
+        }
+        Ok(())
+    }
+    fn discard(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.buf = Vec::new();
+            delete_chunks(&self.gen, self.chunks);
+        }
+    }
+}
+
+impl Drop for KvWriter {
+    fn drop(&mut self) {
+        self.0.borrow_mut().discard();
+    }
+}
+
+impl GuestWriter for KvWriter {
+    fn write(&self, chunk: Vec<u8>) -> Result<(), Error> {
+        let mut s = self.0.borrow_mut();
+        if s.done {
+            return Err(Error::InvalidArgument("writer already committed or aborted".into()));
+        }
+        s.size += chunk.len() as u64;
+        s.buf.extend_from_slice(&chunk);
+        s.flush(false)
+    }
+
+    fn commit(&self, uri: String, publish: Publish) -> Result<bool, Error> {
+        let mut s = self.0.borrow_mut();
+        if s.done {
+            return Err(Error::InvalidArgument("writer already committed or aborted".into()));
+        }
+        if !uri.starts_with("kv://") || uri.len() <= "kv://".len() {
+            s.discard();
+            return Err(Error::InvalidArgument(format!("{uri:?} is not a kv:// URI")));
+        }
+        if let Err(e) = s.flush(true) {
+            s.discard();
+            return Err(e);
+        }
+        let h = Head { uri: uri.clone(), size: s.size, chunks: s.chunks, chunk: CHUNK as u64, gen: s.gen.clone() };
+        let body = serde_json::to_vec(&h).unwrap();
+        let key = head_key(&uri);
+        let r = kv::update(&key, |cur| {
+            let old: Option<Head> = cur.and_then(|b| serde_json::from_slice(b).ok());
+            Ok(match publish {
+                Publish::IfAbsent if cur.is_some() => Step::Keep(None),
+                _ => Step::Write(body.clone(), Some(old)),
+            })
+        });
+        match r {
+            Err(e) => {
+                s.discard();
+                Err(st(e))
+            }
+            Ok(None) => {
+                s.discard();
+                Ok(false)
+            }
+            Ok(Some(old)) => {
+                s.done = true;
+                if let Some(old) = old.filter(|o| o.gen != s.gen) {
+                    delete_chunks(&old.gen, old.chunks);
+                }
+                kv::edit_index(OBJECTS, &uri, true).map_err(st)?;
+                Ok(true)
+            }
+        }
+    }
+
+    fn abort(&self) {
+        self.0.borrow_mut().discard();
+    }
+}
+
+impl Guest for crate::Backend {
+    type Writer = KvWriter;
+
+    fn drivers() -> Vec<String> {
+        vec![DRIVER.into()]
+    }
+
+    fn create_writer(driver: String) -> Result<Writer, Error> {
+        if driver != DRIVER {
+            return Err(Error::InvalidArgument(format!("driver {driver:?} is not configured (this host has \"kv\")")));
+        }
+        Ok(Writer::new(KvWriter(RefCell::new(Staged {
+            gen: kv::random_hex(),
+            buf: Vec::new(),
+            chunks: 0,
+            size: 0,
+            done: false,
+        }))))
+    }
+
+    fn read(uri: String, offset: u64, len: u64) -> Result<Vec<u8>, Error> {
+        // A concurrent overwrite or delete may remove the generation being read: read the head
+        // again once, then report it.
+        for attempt in 0..2 {
+            let h = head(&uri)?.ok_or_else(|| Error::NotFound(format!("no object at {uri}")))?;
+            let end = offset.saturating_add(len.min(MAX_READ)).min(h.size);
+            if offset >= end {
+                return Ok(Vec::new());
+            }
+            let mut out = Vec::with_capacity((end - offset) as usize);
+            let mut missing = false;
+            for i in offset / h.chunk..=(end - 1) / h.chunk {
+                let Some(c) = kv::get(&chunk_key(&h.gen, i)).map_err(st)? else {
+                    missing = true;
+                    break;
+                };
+                let base = i * h.chunk;
+                let lo = offset.max(base) - base;
+                let hi = (end.min(base + c.len() as u64)).saturating_sub(base);
+                if lo < hi {
+                    out.extend_from_slice(&c[lo as usize..hi as usize]);
+                }
+            }
+            if !missing && out.len() as u64 == end - offset {
+                return Ok(out);
+            }
+            if attempt == 1 {
+                return Err(st(format!("object {uri} changed or lost chunks while being read")));
+            }
+        }
+        unreachable!()
+    }
+
+    fn stat(uri: String) -> Result<Option<ObjectStat>, Error> {
+        Ok(head(&uri)?.map(|h| ObjectStat { size: h.size }))
+    }
+
+    fn list_objects(prefix: String, cursor: Option<String>, limit: u32) -> Result<ObjectPage, Error> {
+        let all: Vec<String> = kv::load_index(OBJECTS).map_err(st)?;
+        let limit = limit.clamp(1, 1000) as usize;
+        let mut uris: Vec<String> = all
+            .into_iter()
+            .filter(|u| u.starts_with(&prefix) && cursor.as_deref().is_none_or(|c| u.as_str() > c))
+            .take(limit + 1)
+            .collect();
+        let next_cursor = if uris.len() > limit {
+            uris.truncate(limit);
+            uris.last().cloned()
+        } else {
+            None
+        };
+        Ok(ObjectPage { uris, next_cursor })
+    }
+
+    fn delete(uri: String) -> Result<bool, Error> {
+        let Some(h) = head(&uri)? else {
+            return Ok(false);
+        };
+        kv::delete(&head_key(&uri)).map_err(st)?;
+        kv::edit_index(OBJECTS, &uri, false).map_err(st)?;
+        delete_chunks(&h.gen, h.chunks);
+        Ok(true)
+    }
+}
