@@ -1,0 +1,733 @@
+//! Spin: `spin.toml` describes a real Spin application, and the application it describes serves
+//! signed reads.
+//!
+//! No Spin binary can run here, so the test does what Spin does with the manifest: it runs the
+//! component's `build` commands, composes each `[component.artifact.dependencies]` entry into
+//! the component with `wac-graph` following Spin's rules (a dependency name matches imports by
+//! package / interface / version; one instance per entry; the export of the import's name, or
+//! `export`; exports type-checked against imports), then runs the composed component in wasmtime
+//! with only interfaces Spin provides: WASI 0.2, `wasi:http`, `wasi:keyvalue@0.2.0-draft2` (in
+//! memory here, with compare-and-swap as Spin implements it) and
+//! `wasi:config/store@0.2.0-draft-2024-09-27` (the component's variables). Spin's extra
+//! wrapping (environment isolation, the deny adapter for non-inherited configuration) is left out.
+//! Artifacts are seeded and URLs signed through a second composition of the unwrapped edge
+//! component over the same backend and the same in-memory store.
+
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use wac_graph::types::{ItemKind, Package, SubtypeChecker, Type, Types};
+use wac_graph::CompositionGraph;
+use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+const KEYS: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,k2:AgICAgICAgICAgICAgICAg==";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn manifest() -> toml::Table {
+    let text = std::fs::read_to_string(root().join("spin.toml")).expect("spin.toml at the repository root");
+    text.parse::<toml::Table>().expect("spin.toml is TOML")
+}
+
+fn component(m: &toml::Table) -> &toml::Table {
+    m["component"]["artifact"].as_table().expect("[component.artifact]")
+}
+
+/// Runs the component's `build` commands once per test process (both tests need the output).
+fn build(m: &toml::Table) {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let b = &component(m)["build"];
+        let cmds: Vec<String> = match &b["command"] {
+            toml::Value::String(s) => vec![s.clone()],
+            toml::Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+            v => panic!("build.command is {v:?}"),
+        };
+        for c in cmds {
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c").arg(&c).current_dir(root());
+            // As host/build.rs: the outer cargo's flags must not leak into the guest builds.
+            for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "CARGO_PRIMARY_PACKAGE", "RUSTC_WORKSPACE_WRAPPER", "CARGO_PROFILE_RELEASE_DEBUG"] {
+                cmd.env_remove(var);
+            }
+            let st = cmd.status().unwrap_or_else(|e| panic!("{c}: {e}"));
+            assert!(st.success(), "build command failed: {c}");
+        }
+    });
+}
+
+struct Dep {
+    name: String,
+    path: PathBuf,
+    export: Option<String>,
+    inherit: Vec<String>,
+}
+
+fn deps(m: &toml::Table) -> Vec<Dep> {
+    component(m)["dependencies"]
+        .as_table()
+        .expect("[component.artifact.dependencies]")
+        .iter()
+        .map(|(name, v)| {
+            let t = v.as_table().unwrap_or_else(|| panic!("dependency {name} is not a table"));
+            let inherit = match t.get("inherit_configuration") {
+                Some(toml::Value::Array(a)) => a.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+                Some(toml::Value::Boolean(true)) => vec!["*".into()],
+                _ => vec![],
+            };
+            Dep {
+                name: name.clone(),
+                path: root().join(t["path"].as_str().expect("a local path dependency")),
+                export: t.get("export").map(|v| v.as_str().unwrap().to_string()),
+                inherit,
+            }
+        })
+        .collect()
+}
+
+/// Spin's dependency-name matching: `pkg:name[/iface][@version]` against an import name.
+fn dep_matches(dep: &str, import: &str) -> bool {
+    let (dpkg_iface, dver) = match dep.split_once('@') {
+        Some((a, v)) => (a, Some(v)),
+        None => (dep, None),
+    };
+    let (dpkg, diface) = match dpkg_iface.split_once('/') {
+        Some((p, i)) => (p, Some(i)),
+        None => (dpkg_iface, None),
+    };
+    let Some((ipkg, rest)) = import.split_once('/') else {
+        return dep == import;
+    };
+    let (iiface, iver) = match rest.split_once('@') {
+        Some((i, v)) => (i, Some(v)),
+        None => (rest, None),
+    };
+    ipkg == dpkg && diface.is_none_or(|d| d == iiface) && dver.is_none_or(|d| Some(d) == iver)
+}
+
+/// Interfaces released Spin (4.0.x) provides to every component (its `platform` world), for the
+/// ones this application could use. WASI 0.2: Spin links 0.2.6, and wasmtime satisfies any
+/// 0.2.x import from it (semver-compatible names).
+fn spin_provides(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "wasi:keyvalue/store@0.2.0-draft2",
+        "wasi:keyvalue/atomics@0.2.0-draft2",
+        "wasi:keyvalue/batch@0.2.0-draft2",
+        "wasi:config/store@0.2.0-draft-2024-09-27",
+        "fermyon:spin/key-value@2.0.0",
+        "fermyon:spin/variables@2.0.0",
+    ];
+    if EXACT.contains(&name) {
+        return true;
+    }
+    let Some((iface, ver)) = name.split_once('@') else {
+        return false;
+    };
+    let wasi02 = ["wasi:cli/", "wasi:clocks/", "wasi:filesystem/", "wasi:io/", "wasi:random/", "wasi:sockets/", "wasi:http/types", "wasi:http/outgoing-handler"];
+    wasi02.iter().any(|p| iface.starts_with(p)) && ver.starts_with("0.2.") && !ver.contains('-')
+}
+
+/// An instance import that only names types needs no implementation (wasmtime, and so Spin,
+/// accept it missing).
+fn types_only(types: &Types, kind: &ItemKind) -> bool {
+    match kind {
+        ItemKind::Instance(id) => {
+            types[*id].exports.values().all(|k| matches!(k, ItemKind::Type(t) if !matches!(t, Type::Resource(_))))
+        }
+        _ => false,
+    }
+}
+
+fn sources(m: &toml::Table) -> (PathBuf, Vec<Dep>) {
+    (root().join(component(m)["source"].as_str().expect("source is a local path")), deps(m))
+}
+
+#[test]
+fn spin_manifest_is_valid_and_every_import_is_satisfied() {
+    let m = manifest();
+    assert_eq!(m["spin_manifest_version"].as_integer(), Some(2));
+    assert_eq!(m["application"]["name"].as_str(), Some("artifact"));
+    let triggers = m["trigger"]["http"].as_array().expect("[[trigger.http]]");
+    assert!(
+        triggers.iter().any(|t| t["route"].as_str() == Some("/v1/artifacts/...") && t["component"].as_str() == Some("artifact")),
+        "{triggers:?}"
+    );
+    let vars = m["variables"].as_table().unwrap();
+    assert_eq!(vars["signing_keys"]["secret"].as_bool(), Some(true));
+    assert_eq!(vars["signing_keys"]["required"].as_bool(), Some(true));
+    assert!(vars.contains_key("active_kid"));
+    let c = component(&m);
+    let cvars = c["variables"].as_table().unwrap();
+    assert_eq!(cvars["signing_keys"].as_str(), Some("{{ signing_keys }}"));
+    assert_eq!(cvars["active_kid"].as_str(), Some("{{ active_kid }}"));
+    assert_eq!(c["key_value_stores"].as_array().unwrap(), &vec![toml::Value::from("default")]);
+
+    build(&m);
+    let (source, deps) = sources(&m);
+    assert!(source.exists(), "source {} missing after the build", source.display());
+    for d in &deps {
+        assert!(d.path.exists(), "dependency {} missing at {} after the build", d.name, d.path.display());
+    }
+    // Spin registers each dependency under its package name: two entries of one package collide.
+    let mut pkgs: Vec<&str> = deps.iter().map(|d| d.name.split(['/', '@']).next().unwrap()).collect();
+    pkgs.sort();
+    pkgs.dedup();
+    assert_eq!(pkgs.len(), deps.len(), "one dependency per package");
+
+    let mut graph = CompositionGraph::new();
+    let main = Package::from_bytes("artifact", None, std::fs::read(&source).unwrap(), graph.types_mut()).unwrap();
+    let main_world = main.ty();
+    let imports = graph.types()[main_world].imports.clone();
+    // The finding behind the config dependency: the component imports wasi:config rc.1, which
+    // Spin does not provide (it has draft-2024-09-27).
+    assert!(imports.contains_key("wasi:config/store@0.2.0-rc.1"), "{:?}", imports.keys());
+    assert!(!spin_provides("wasi:config/store@0.2.0-rc.1"));
+    let mut dep_worlds = Vec::new();
+    for d in &deps {
+        let name = d.name.split(['/', '@']).next().unwrap().to_string();
+        let p = Package::from_bytes(&name, None, std::fs::read(&d.path).unwrap(), graph.types_mut()).unwrap();
+        dep_worlds.push(p.ty());
+    }
+    let mut cache = Default::default();
+    let mut checker = SubtypeChecker::new(&mut cache);
+    for (import, kind) in &imports {
+        let matched: Vec<usize> = (0..deps.len()).filter(|&i| dep_matches(&deps[i].name, import)).collect();
+        assert!(matched.len() <= 1, "{import} matched by several dependencies");
+        if let Some(&i) = matched.first() {
+            let export = deps[i].export.clone().unwrap_or_else(|| import.clone());
+            let ty = graph.types()[dep_worlds[i]]
+                .exports
+                .get(&export)
+                .unwrap_or_else(|| panic!("dependency {} does not export {export} for {import}", deps[i].name));
+            checker
+                .is_subtype(*ty, graph.types(), *kind, graph.types())
+                .unwrap_or_else(|e| panic!("{export} of {} does not fit {import}: {e:#}", deps[i].name));
+        } else {
+            assert!(spin_provides(import) || types_only(graph.types(), kind), "import {import} is satisfied by nothing");
+        }
+    }
+    // The dependencies' own imports: Spin-provided, and granted by inherit_configuration.
+    for (d, w) in deps.iter().zip(&dep_worlds) {
+        for (import, kind) in &graph.types()[*w].imports {
+            assert!(spin_provides(import) || types_only(graph.types(), kind), "{} imports {import}", d.name);
+        }
+        if d.name.starts_with("artifact:store") {
+            assert!(d.inherit.iter().any(|k| k == "key_value_stores" || k == "*"), "{} must inherit key_value_stores", d.name);
+        }
+    }
+}
+
+// ---------- composing as Spin does ----------
+
+/// The component and its dependencies composed into one component, per spin.toml: what Spin
+/// runs.
+fn compose_spin(m: &toml::Table) -> Vec<u8> {
+    let (source, deps) = sources(m);
+    let deps: Vec<(String, &Dep)> = deps.iter().map(|d| (d.name.split(['/', '@']).next().unwrap().to_string(), d)).collect();
+    compose(&source, &deps, None)
+}
+
+/// The unwrapped edge component over the same backend, exporting `artifact:store/artifacts`:
+/// seeds and reads the same key-value store. Storage and metadata come from two instances here
+/// so that `types` stays an import and the `artifacts` export is nameable (test only).
+fn compose_seeder(m: &toml::Table) -> Vec<u8> {
+    let (_, deps) = sources(m);
+    let backend = deps.iter().find(|d| d.name.starts_with("artifact:store")).expect("the artifact:store dependency");
+    let config = deps.iter().find(|d| d.name.starts_with("wasi:config")).expect("the wasi:config dependency");
+    let storage = Dep { name: "artifact:store/storage@0.1.0".into(), path: backend.path.clone(), export: None, inherit: vec![] };
+    let metadata = Dep { name: "artifact:store/metadata@0.1.0".into(), path: backend.path.clone(), export: None, inherit: vec![] };
+    let edge = root().join("target/guest-edge/wasm32-wasip2/release/artifact_component.wasm");
+    compose(
+        &edge,
+        &[("kv-storage".into(), &storage), ("kv-metadata".into(), &metadata), ("kv-config".into(), config)],
+        Some("artifact:store/artifacts@0.1.0"),
+    )
+}
+
+/// Spin's composition: each dependency instantiated once (registered as `name`) and aliased
+/// into every import its dependency name matches; then the main component's exports (all, or
+/// `only`) re-exported.
+fn compose(source: &Path, deps: &[(String, &Dep)], only: Option<&str>) -> Vec<u8> {
+    let mut graph = CompositionGraph::new();
+    let main = Package::from_bytes("artifact", None, std::fs::read(source).unwrap(), graph.types_mut()).unwrap();
+    let main_world = main.ty();
+    let main_id = graph.register_package(main).unwrap();
+    let main_inst = graph.instantiate(main_id);
+    let imports: Vec<String> = graph.types()[main_world].imports.keys().cloned().collect();
+    for (pkg, d) in deps {
+        let p = Package::from_bytes(pkg, None, std::fs::read(&d.path).unwrap(), graph.types_mut()).unwrap();
+        let id = graph.register_package(p).unwrap_or_else(|e| panic!("dependency {}: {e}", d.name));
+        let inst = graph.instantiate(id);
+        for import in imports.iter().filter(|i| dep_matches(&d.name, i)) {
+            let export = d.export.clone().unwrap_or_else(|| import.clone());
+            let node = graph.alias_instance_export(inst, &export).unwrap();
+            graph.set_instantiation_argument(main_inst, import, node).unwrap();
+        }
+    }
+    for name in graph.types()[main_world].exports.keys().cloned().collect::<Vec<_>>() {
+        if only.is_none_or(|o| o == name) {
+            let node = graph.alias_instance_export(main_inst, &name).unwrap();
+            graph.export(node, &name).unwrap();
+        }
+    }
+    graph.encode(Default::default()).expect("composition encodes and validates")
+}
+
+// ---------- what Spin provides, in memory ----------
+
+mod kvb {
+    wasmtime::component::bindgen!({
+        path: "../spin/kv-backend/wit/deps/keyvalue-2024-10-17",
+        world: "imports",
+        with: {
+            "wasi:keyvalue/store.bucket": super::MemBucket,
+            "wasi:keyvalue/atomics.cas": super::MemCas,
+        },
+    });
+}
+
+mod cfgb {
+    wasmtime::component::bindgen!({
+        path: "../spin/kv-backend/wit/deps/config-2024-09-27",
+        world: "imports",
+    });
+}
+
+/// The artifact-store exports, to seed and sign through the same composition.
+mod art {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "artifact-store",
+        exports: { default: async },
+    });
+}
+
+use kvb::wasi::keyvalue::{atomics, batch, store as kvs};
+
+type Kv = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
+
+pub struct MemBucket;
+
+/// A compare-and-swap handle: the value seen when it was made.
+pub struct MemCas {
+    key: String,
+    seen: Option<Vec<u8>>,
+}
+
+struct Host {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http: WasiHttpCtx,
+    hooks: NoOutbound,
+    kv: Kv,
+    vars: Arc<BTreeMap<String, String>>,
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for Host {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+struct NoOutbound;
+
+impl WasiHttpHooks for NoOutbound {
+    fn send_request(
+        &mut self,
+        _request: hyper::http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        hyper::http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+impl kvs::Host for Host {
+    fn open(&mut self, identifier: String) -> Result<Resource<MemBucket>, kvs::Error> {
+        // key_value_stores = ["default"]
+        if identifier != "default" {
+            return Err(kvs::Error::AccessDenied);
+        }
+        self.table.push(MemBucket).map_err(|e| kvs::Error::Other(e.to_string()))
+    }
+}
+
+impl kvs::HostBucket for Host {
+    fn get(&mut self, _b: Resource<MemBucket>, key: String) -> Result<Option<Vec<u8>>, kvs::Error> {
+        Ok(self.kv.lock().unwrap().get(&key).cloned())
+    }
+    fn set(&mut self, _b: Resource<MemBucket>, key: String, value: Vec<u8>) -> Result<(), kvs::Error> {
+        self.kv.lock().unwrap().insert(key, value);
+        Ok(())
+    }
+    fn delete(&mut self, _b: Resource<MemBucket>, key: String) -> Result<(), kvs::Error> {
+        self.kv.lock().unwrap().remove(&key);
+        Ok(())
+    }
+    fn exists(&mut self, _b: Resource<MemBucket>, key: String) -> Result<bool, kvs::Error> {
+        Ok(self.kv.lock().unwrap().contains_key(&key))
+    }
+    fn list_keys(&mut self, _b: Resource<MemBucket>, cursor: Option<String>) -> Result<kvs::KeyResponse, kvs::Error> {
+        // As Spin: every key at once, no cursors.
+        if cursor.is_some() {
+            return Err(kvs::Error::Other("list_keys: cursor not supported".into()));
+        }
+        Ok(kvs::KeyResponse { keys: self.kv.lock().unwrap().keys().cloned().collect(), cursor: None })
+    }
+    fn drop(&mut self, b: Resource<MemBucket>) -> wasmtime::Result<()> {
+        self.table.delete(b)?;
+        Ok(())
+    }
+}
+
+impl atomics::Host for Host {
+    fn increment(&mut self, _b: Resource<MemBucket>, key: String, delta: i64) -> Result<i64, kvs::Error> {
+        let mut kv = self.kv.lock().unwrap();
+        let cur = match kv.get(&key) {
+            None => 0,
+            Some(v) => std::str::from_utf8(v).ok().and_then(|s| s.parse::<i64>().ok()).ok_or_else(|| kvs::Error::Other("not a number".into()))?,
+        };
+        kv.insert(key, (cur + delta).to_string().into_bytes());
+        Ok(cur + delta)
+    }
+    fn swap(&mut self, cas: Resource<MemCas>, value: Vec<u8>) -> Result<(), atomics::CasError> {
+        let c = self.table.delete(cas).map_err(|e| atomics::CasError::StoreError(kvs::Error::Other(e.to_string())))?;
+        let mut kv = self.kv.lock().unwrap();
+        if kv.get(&c.key) == c.seen.as_ref() {
+            kv.insert(c.key, value);
+            return Ok(());
+        }
+        let fresh = MemCas { seen: kv.get(&c.key).cloned(), key: c.key };
+        drop(kv);
+        let r = self.table.push(fresh).map_err(|e| atomics::CasError::StoreError(kvs::Error::Other(e.to_string())))?;
+        Err(atomics::CasError::CasFailed(r))
+    }
+}
+
+impl atomics::HostCas for Host {
+    fn new(&mut self, _b: Resource<MemBucket>, key: String) -> Result<Resource<MemCas>, kvs::Error> {
+        let seen = self.kv.lock().unwrap().get(&key).cloned();
+        self.table.push(MemCas { key, seen }).map_err(|e| kvs::Error::Other(e.to_string()))
+    }
+    fn current(&mut self, cas: Resource<MemCas>) -> Result<Option<Vec<u8>>, kvs::Error> {
+        Ok(self.table.get(&cas).map_err(|e| kvs::Error::Other(e.to_string()))?.seen.clone())
+    }
+    fn drop(&mut self, cas: Resource<MemCas>) -> wasmtime::Result<()> {
+        self.table.delete(cas)?;
+        Ok(())
+    }
+}
+
+impl batch::Host for Host {
+    fn get_many(&mut self, _b: Resource<MemBucket>, keys: Vec<String>) -> Result<Vec<(String, Option<Vec<u8>>)>, kvs::Error> {
+        let kv = self.kv.lock().unwrap();
+        Ok(keys.into_iter().map(|k| (k.clone(), kv.get(&k).cloned())).collect())
+    }
+    fn set_many(&mut self, _b: Resource<MemBucket>, kvsv: Vec<(String, Vec<u8>)>) -> Result<(), kvs::Error> {
+        self.kv.lock().unwrap().extend(kvsv);
+        Ok(())
+    }
+    fn delete_many(&mut self, _b: Resource<MemBucket>, keys: Vec<String>) -> Result<(), kvs::Error> {
+        let mut kv = self.kv.lock().unwrap();
+        for k in keys {
+            kv.remove(&k);
+        }
+        Ok(())
+    }
+}
+
+impl cfgb::wasi::config::store::Host for Host {
+    fn get(&mut self, key: String) -> Result<Option<String>, cfgb::wasi::config::store::Error> {
+        Ok(self.vars.get(&key).cloned())
+    }
+    fn get_all(&mut self) -> Result<Vec<(String, String)>, cfgb::wasi::config::store::Error> {
+        Ok(self.vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
+
+/// The composed application with Spin's interfaces, one fresh instance per request or call.
+struct App {
+    engine: Engine,
+    pre: ProxyPre<Host>,
+    seeder: wasmtime::component::InstancePre<Host>,
+    kv: Kv,
+    vars: Arc<BTreeMap<String, String>>,
+}
+
+impl App {
+    fn new(composed: &[u8], seeder: &[u8], vars: BTreeMap<String, String>) -> App {
+        let engine = Engine::default();
+        let component = Component::new(&engine, composed).expect("composed component compiles");
+        let seeder = Component::new(&engine, seeder).expect("seeder compiles");
+        let mut linker: Linker<Host> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).unwrap();
+        kvb::Imports::add_to_linker::<_, HasSelf<_>>(&mut linker, |h| h).unwrap();
+        cfgb::Imports::add_to_linker::<_, HasSelf<_>>(&mut linker, |h| h).unwrap();
+        // Instantiating with exactly this linker proves every import is one Spin provides.
+        let pre = ProxyPre::new(linker.instantiate_pre(&component).expect("every import is Spin-provided")).unwrap();
+        let seeder = linker.instantiate_pre(&seeder).unwrap();
+        App { engine, pre, seeder, kv: Default::default(), vars: Arc::new(vars) }
+    }
+
+    fn store(&self) -> Store<Host> {
+        let host = Host {
+            wasi: WasiCtx::builder().inherit_stderr().build(),
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            hooks: NoOutbound,
+            kv: self.kv.clone(),
+            vars: self.vars.clone(),
+        };
+        Store::new(&self.engine, host)
+    }
+
+    async fn artifacts(&self) -> (Store<Host>, art::ArtifactStore) {
+        let mut store = self.store();
+        let inst = self.seeder.instantiate_async(&mut store).await.unwrap();
+        let a = art::ArtifactStore::new(&mut store, &inst).unwrap();
+        (store, a)
+    }
+
+    async fn put(&self, data: &[u8], name: &str, content_type: &str) -> art::exports::artifact::store::artifacts::PutResult {
+        let (mut store, a) = self.artifacts().await;
+        let opts = put_options(name, content_type);
+        a.artifact_store_artifacts().call_put(&mut store, data, &opts).await.unwrap().unwrap_or_else(|e| panic!("put {name}: {e:?}"))
+    }
+
+    async fn sign(&self, id: &str, range: Option<(u64, u64)>) -> String {
+        let (mut store, a) = self.artifacts().await;
+        use art::artifact::store::types::{BoundedRange, ByteRange};
+        let o = art::exports::artifact::store::artifacts::SignOptions {
+            method: None,
+            range: range.map(|(start, end)| ByteRange::Bounded(BoundedRange { start, end })),
+            kid: None,
+        };
+        a.artifact_store_artifacts().call_sign(&mut store, id, 900, &o).await.unwrap().unwrap_or_else(|e| panic!("sign: {e:?}"))
+    }
+
+    async fn handle(self: Arc<Self>, req: hyper::Request<hyper::body::Incoming>) -> wasmtime::Result<hyper::Response<HyperOutgoingBody>> {
+        let mut store = self.store();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let req = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+        let out = store.data_mut().http().new_response_outparam(tx)?;
+        let pre = self.pre.clone();
+        let task = tokio::task::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
+        });
+        match rx.await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(match task.await {
+                Ok(Ok(())) => wasmtime::format_err!("no response"),
+                Ok(Err(e)) => e,
+                Err(e) => wasmtime::format_err!("{e}"),
+            }),
+        }
+    }
+}
+
+fn put_options(name: &str, content_type: &str) -> art::exports::artifact::store::artifacts::PutOptions {
+    art::exports::artifact::store::artifacts::PutOptions {
+        content_type: Some(content_type.into()),
+        compression: None,
+        bucket: Some("edge".into()),
+        name: Some(name.into()),
+        if_exists: None,
+        created_by: Some("spin-test".into()),
+        store: None,
+        execution_id: None,
+        step: None,
+        scope: None,
+        ttl: None,
+        kind: None,
+        max_bytes: None,
+        precompressed: None,
+    }
+}
+
+// ---------- HTTP client side ----------
+
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut r = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build().request(method, url);
+    for (k, v) in headers {
+        r = r.set(k, v);
+    }
+    let resp = match r.call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = resp.status();
+    let headers = resp.headers_names().iter().map(|n| (n.clone(), resp.header(n).unwrap_or("").to_string())).collect();
+    let mut body = Vec::new();
+    resp.into_reader().read_to_end(&mut body).unwrap();
+    Resp { status, headers, body }
+}
+
+fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+#[test]
+fn composed_spin_app_serves_signed_reads() {
+    let m = manifest();
+    build(&m);
+    let composed = compose_spin(&m);
+    let seeder = compose_seeder(&m);
+    // The values spin.toml maps into the component: signing_keys and active_kid.
+    let vars = BTreeMap::from([("signing_keys".to_string(), KEYS.to_string()), ("active_kid".to_string(), String::new())]);
+    let app = Arc::new(App::new(&composed, &seeder, vars));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+
+    // Seed through the same composition: a body of several key-value chunks, and a small one.
+    let data: Vec<u8> = (0..700_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let put = rt.block_on(app.put(&data, "big.bin", "application/octet-stream"));
+    assert!(put.created);
+    let id = put.record.id.clone();
+    assert_eq!(put.record.location.driver, "kv");
+    let other = rt.block_on(app.put(b"x,y\n1,2\n", "other.csv", "text/csv")).record.id;
+    {
+        let kv = app.kv.lock().unwrap();
+        let chunks = kv.keys().filter(|k| k.starts_with("a/c/")).count();
+        assert_eq!(chunks, 3 + 1, "700,000 bytes in 256 KiB chunks, plus the small body: {:?}", kv.keys().collect::<Vec<_>>());
+        assert!(kv.values().all(|v| v.len() <= 256 << 10));
+    }
+
+    // Get-or-create through the key-value claim: concurrent puts of one pair, one winner.
+    let results: Vec<_> = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..8u8 {
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move { app.put(&[i; 1000], "race.bin", "application/octet-stream").await }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    assert_eq!(results.iter().filter(|r| r.created).count(), 1);
+    assert!(results.iter().all(|r| r.record.id == results[0].record.id));
+
+    // Serve on 127.0.0.1 the way Spin's HTTP trigger does: one instance per request.
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    {
+        let app = app.clone();
+        rt.spawn(async move {
+            loop {
+                let (sock, _) = listener.accept().await.unwrap();
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| app.clone().handle(req));
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(sock), svc).await;
+                });
+            }
+        });
+    }
+    let path = rt.block_on(app.sign(&id, None));
+    let url = if path.starts_with('/') { format!("{base}{path}") } else { path.clone() };
+    assert!(url.starts_with(&format!("{base}/v1/artifacts/{id}?exp=")), "{url}");
+
+    // 200.
+    let r = request("GET", &url, &[]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.body.len(), data.len());
+    assert!(r.body == data);
+    let etag = format!("\"{}\"", hex(&Sha256::digest(&data)));
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    assert_eq!(r.header("content-length").unwrap(), data.len().to_string());
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    let h = request("HEAD", &url, &[]);
+    assert_eq!((h.status, h.body.len()), (200, 0));
+
+    // 206, across a chunk boundary and as a suffix; a URL signed for a range.
+    let n = data.len();
+    for (range, lo, hi) in [("bytes=262000-262999", 262_000, 262_999), ("bytes=0-99", 0, 99), ("bytes=-64", n - 64, n - 1)] {
+        let r = request("GET", &url, &[("Range", range)]);
+        assert_eq!(r.status, 206, "{range}");
+        assert!(r.body == data[lo..=hi], "{range}");
+        assert_eq!(r.header("content-range").unwrap(), format!("bytes {lo}-{hi}/{n}"));
+    }
+    let ranged = format!("{base}{}", rt.block_on(app.sign(&id, Some((0, 99)))));
+    let r = request("GET", &ranged, &[]);
+    assert_eq!((r.status, r.body.as_slice()), (206, &data[..100]));
+
+    // 304.
+    let r = request("GET", &url, &[("If-None-Match", &etag)]);
+    assert_eq!((r.status, r.body.len()), (304, 0));
+
+    // 403: tampered signature, another artifact's id, a range outside the signed one, a key the
+    // application does not have, no signature.
+    let sig = url.split("sig=").nth(1).unwrap().split('&').next().unwrap();
+    let mut flipped = sig.as_bytes().to_vec();
+    flipped[10] = if flipped[10] == b'a' { b'b' } else { b'a' };
+    let rogue_keys = artifact_component::sign::Keys::parse("k9:CQkJCQkJCQkJCQkJCQkJCQ==", None).unwrap();
+    let rogue = artifact_component::sign::sign_path(&rogue_keys, &id, now_secs(), 600, &Default::default()).unwrap();
+    let cases: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+        ("flipped sig", url.replace(sig, std::str::from_utf8(&flipped).unwrap()), vec![]),
+        ("another id", url.replace(&id, &other), vec![]),
+        ("outside the signed range", ranged.clone(), vec![("Range", "bytes=100-199")]),
+        ("unknown kid", format!("{base}{rogue}"), vec![]),
+        ("no signature", url.split('?').next().unwrap().to_string(), vec![]),
+    ];
+    for (what, u, hs) in &cases {
+        let r = request("GET", u, hs);
+        assert_eq!(r.status, 403, "{what}");
+        assert!(r.body.len() < 1000, "{what}: body leaked");
+    }
+
+    // 404 for a validly signed id that names nothing.
+    let keys = artifact_component::sign::Keys::parse(KEYS, None).unwrap();
+    let ghost = artifact_component::sign::sign_path(&keys, "01M84EG4VHHF84MF34ZRCQAC3P", now_secs(), 600, &Default::default()).unwrap();
+    assert_eq!(request("GET", &format!("{base}{ghost}"), &[]).status, 404);
+    rt.shutdown_timeout(Duration::from_secs(1));
+}
