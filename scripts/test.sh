@@ -25,6 +25,11 @@ echo "== component builds for wasm32-wasip2 with plain cargo"
 cargo build --locked --release --target wasm32-wasip2 -p artifact-component --lib --target-dir target/guest
 ls -l target/guest/wasm32-wasip2/release/artifact_component.wasm
 
+echo "== component also builds with cargo component (installed from crates.io when missing)"
+command -v cargo-component >/dev/null || cargo install --locked --quiet cargo-component@0.21.1
+cargo component build --locked --release -p artifact-component --target-dir target/component
+ls -l target/component/wasm32-wasip1/release/artifact_component.wasm
+
 echo "== Node host (hosts/node): shared vectors, round trips and blob hashes through jco"
 export ARTIFACT_WASM="$PWD/target/guest/wasm32-wasip2/release/artifact_component.wasm"
 (cd hosts/node && npm ci --no-audit --no-fund --loglevel=error && npm test)
