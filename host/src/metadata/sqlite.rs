@@ -225,6 +225,24 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
     tx.commit().map_err(db_err)
 }
 
+/// The smallest string greater than every string that starts with `p` (byte-wise, which for
+/// UTF-8 is code point order): `p` with its last incrementable char incremented and the rest cut.
+/// `None` when every char is `char::MAX` (no upper bound).
+fn prefix_successor(p: &str) -> Option<String> {
+    let mut chars: Vec<char> = p.chars().collect();
+    while let Some(c) = chars.pop() {
+        let next = match c as u32 {
+            0xD7FF => Some('\u{E000}'),
+            n => char::from_u32(n + 1),
+        };
+        if let Some(n) = next {
+            chars.push(n);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 fn select_one(conn: &Connection, sql: &str, args: &[&dyn ToSql]) -> Result<Option<Record>, Error> {
     let mut st = conn.prepare_cached(sql).map_err(db_err)?;
     st.query_row(args, row_to_record).optional().map_err(db_err)
@@ -341,6 +359,12 @@ impl Metadata for SqliteMetadata {
             // Byte-wise prefix test (LIKE/GLOB would interpret wildcards and case); the range
             // condition lets the (bucket, name) index narrow the scan.
             let lo = arg(Value::Text(p.into()));
+            // An upper bound too: with only `name >= lo` the planner walks the bucket in
+            // creation order instead (5 ms instead of 20 µs on 20,000 rows; see benches/).
+            if let Some(hi) = prefix_successor(p) {
+                let hi = arg(Value::Text(hi));
+                clauses.push(format!("name < {hi}"));
+            }
             let len = arg(Value::Integer(p.len() as i64));
             let blob = arg(Value::Blob(p.as_bytes().to_vec()));
             clauses.push(format!(
@@ -453,6 +477,20 @@ impl Metadata for SqliteMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_successor_bounds_every_extension() {
+        assert_eq!(prefix_successor("t042/").as_deref(), Some("t0420"));
+        assert_eq!(prefix_successor("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_successor("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("\u{10FFFF}"), None);
+        for p in ["t042/", "é", "a\u{D7FF}", "z\u{10FFFF}"] {
+            let hi = prefix_successor(p).unwrap();
+            for ext in ["", "\u{0}", "x", "\u{10FFFF}\u{10FFFF}"] {
+                assert!(format!("{p}{ext}").as_bytes() < hi.as_bytes(), "{p:?}{ext:?} < {hi:?}");
+            }
+        }
+    }
 
     #[test]
     fn migration_is_idempotent() {
