@@ -1,0 +1,354 @@
+//! Scenarios 4 and 5: the real `artifact` binary as a separate process.
+
+use crate::measure::fmt_size;
+use crate::{Opts, Row};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `artifact` binary next to this one (`<target>/release/artifact`), built on demand.
+fn artifact_bin() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe.parent().ok_or("no exe dir")?;
+    let bin = dir.join("artifact");
+    let target_dir = dir.parent().ok_or("no target dir")?;
+    // Always ask cargo: a no-op when fresh, a rebuild when the sources changed.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace root")?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Built together with this crate so that features unify exactly as in `cargo run -p
+    // artifact-bench`; building `-p artifact-host` alone would recompile wasmtime.
+    eprintln!("[bench] cargo build --release -p artifact-bench -p artifact-host --bins …");
+    let st = Command::new(cargo)
+        .current_dir(root)
+        .args(["build", "--release", "-p", "artifact-bench", "-p", "artifact-host", "--bins", "--target-dir"])
+        .arg(target_dir)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("cargo: {e}"))?;
+    if !st.success() || !bin.exists() {
+        return Err(format!("building the artifact binary failed ({})", bin.display()));
+    }
+    Ok(bin)
+}
+
+fn scratch(o: &Opts, name: &str) -> Result<PathBuf, String> {
+    let d = o.data_dir.join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+    Ok(d)
+}
+
+/// Peak RSS (KiB, VmHWM polled from `/proc/<pid>/status` every 2 ms; monotonic, so the last
+/// reading before exit is the peak) and exit status of a child. Not `ru_maxrss`: Linux carries
+/// the spawning process's high-water mark across `exec` into it.
+fn wait_peak(child: &mut Child) -> Result<(u64, bool), String> {
+    let pid = child.id();
+    let mut hwm = 0u64;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(kb) = s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()) {
+                hwm = hwm.max(kb);
+            }
+        }
+        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
+            return Ok((hwm, st.success()));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// 5. Peak RSS of `artifact put -` (from a generator pipe) and `artifact get --mode bytes`.
+pub fn rss(o: &Opts) -> Result<Vec<Row>, String> {
+    let bin = artifact_bin()?;
+    let home = scratch(o, "rss-home")?;
+    let size: u64 = o.size(1 << 30, 64 << 20);
+    let cmd = || {
+        let mut c = Command::new(&bin);
+        c.arg("--home").arg(&home).env_remove("ARTIFACT_STORAGE").env_remove("ARTIFACT_METADATA").env_remove("ARTIFACT_CACHE_DIR");
+        c
+    };
+    // Warm the compiled-code cache so the numbers are about streaming, not compilation.
+    let warm = cmd().args(["put", "-", "--bucket", "bench", "--name", "warm"]).stdin(Stdio::piped()).stdout(Stdio::null()).spawn();
+    let mut warm = warm.map_err(|e| e.to_string())?;
+    warm.stdin.take().unwrap().write_all(b"{}").map_err(|e| e.to_string())?;
+    let (cold_kb, ok) = wait_peak(&mut warm)?;
+    if !ok {
+        return Err("warm-up put failed".into());
+    }
+
+    let t = Instant::now();
+    let mut put = cmd()
+        .args(["put", "-", "--bucket", "bench", "--name", "big", "--content-type", "application/octet-stream"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut stdin = put.stdin.take().unwrap();
+    let gen = std::thread::spawn(move || {
+        let block = crate::measure::random_bytes(1 << 20, 42);
+        let mut sent = 0u64;
+        let mut k = 0u64;
+        let mut buf = block.clone();
+        while sent < size {
+            // Vary each MiB so nothing upstream can shortcut repeated blocks.
+            buf[..8].copy_from_slice(&k.to_le_bytes());
+            k += 1;
+            let n = (size - sent).min(buf.len() as u64) as usize;
+            if stdin.write_all(&buf[..n]).is_err() {
+                break;
+            }
+            sent += n as u64;
+        }
+    });
+    let (put_kb, ok) = wait_peak(&mut put)?;
+    let _ = gen.join();
+    if !ok {
+        return Err("artifact put - failed".into());
+    }
+    let put_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let mut get = cmd().args(["get", "bench/big", "--mode", "bytes"]).stdout(Stdio::null()).spawn().map_err(|e| e.to_string())?;
+    let (get_kb, ok) = wait_peak(&mut get)?;
+    if !ok {
+        return Err("artifact get --mode bytes failed".into());
+    }
+    let get_s = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&home);
+    let mib = |kb: u64| kb as f64 / 1024.0;
+    let mbs = |s: f64| size as f64 / s / 1e6;
+    Ok(vec![
+        Row::new(
+            format!("5 peak RSS, `artifact put -` of {} from a pipe", fmt_size(size)),
+            format!("{:.1} MiB ({:.0} MB/s)", mib(put_kb), mbs(put_s)),
+            format!("{:.1} MiB: a 2-byte put (warm-up, compiles the code cache)", mib(cold_kb)),
+        )
+        .check(mib(put_kb) <= 64.0, "≤ 64 MiB"),
+        Row::new(
+            format!("5 peak RSS, `artifact get --mode bytes` of {} to /dev/null", fmt_size(size)),
+            format!("{:.1} MiB ({:.0} MB/s)", mib(get_kb), mbs(get_s)),
+            "—",
+        )
+        .check(mib(get_kb) <= 64.0, "≤ 64 MiB"),
+    ])
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+fn wait_listening(port: u16, child: &mut Child) -> Result<(), String> {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(s)) = child.try_wait() {
+            return Err(format!("server exited: {s}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("nothing listens on 127.0.0.1:{port}"))
+}
+
+/// Kills and reaps a server we started (by its pid, nothing else).
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM first so nginx removes its pid file; then make sure.
+        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(3) {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Wrk {
+    rps: f64,
+    p99: String,
+    errors: bool,
+}
+
+/// `wrk` with the same settings for every server: 1 thread, 16 connections.
+fn wrk(url: &str, secs: u64) -> Result<Wrk, String> {
+    let out = Command::new("wrk")
+        .args(["-t1", "-c16", &format!("-d{secs}s"), "--latency", url])
+        .output()
+        .map_err(|e| format!("wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("wrk output without Requests/sec: {text}"))?;
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| "?".into());
+    let errors = text.contains("Non-2xx") || text.contains("Socket errors");
+    Ok(Wrk { rps, p99, errors })
+}
+
+/// Status line of one `GET path` (HTTP/1.0).
+fn http_status(port: u16, path: &str) -> String {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_string()
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {tool}")]).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+fn start_nginx(dir: &Path, port: u16) -> Result<Server, String> {
+    let root = unsafe { libc::geteuid() } == 0;
+    let conf = format!(
+        "{user}worker_processes 2;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ worker_connections 1024; }}\n\
+         http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 1000000;\n\
+         client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp; uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;\n\
+         server {{ listen 127.0.0.1:{port}; root {d}/www; }}\n}}\n",
+        user = if root { "user root;\n" } else { "" },
+        d = dir.display()
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).map_err(|e| e.to_string())?;
+    let _ = std::fs::create_dir_all(dir.join("tmp"));
+    let mut child = Command::new("nginx")
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("nginx: {e}"))?;
+    wait_listening(port, &mut child)?;
+    Ok(Server(child))
+}
+
+/// The URL path in `artifact sign` output (a bare path, a full URL, or JSON carrying either).
+fn signed_path(out: &str) -> Option<String> {
+    let s = out.trim();
+    let start = match s.find("http://").or_else(|| s.find("https://")) {
+        Some(i) => {
+            let rest = &s[i..];
+            let host_end = rest[8..].find('/')? + 8;
+            i + host_end
+        }
+        None => s.find('/')?,
+    };
+    let p: String = s[start..].chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+    Some(p)
+}
+
+/// 4. Signed reads over HTTP: `artifact serve` vs nginx serving the same bytes, same wrk settings.
+pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
+    let sizes: [u64; 2] = [4 << 10, 1 << 20];
+    let secs = if o.quick { 1 } else { 5 };
+    if !have("wrk") || !have("nginx") {
+        return Ok(vec![Row::new("4 HTTP signed reads", "not run", "—").pending("needs wrk and nginx (apt-get install -y wrk nginx)")]);
+    }
+    let dir = scratch(o, "http")?;
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).map_err(|e| e.to_string())?;
+    for size in sizes {
+        std::fs::write(www.join(format!("f{size}")), crate::measure::random_bytes(size as usize, size)).map_err(|e| e.to_string())?;
+    }
+    // Reference: nginx.
+    let mut nginx = Vec::new();
+    {
+        let port = free_port()?;
+        let _srv = start_nginx(&dir, port)?;
+        for size in sizes {
+            nginx.push(wrk(&format!("http://127.0.0.1:{port}/f{size}"), secs)?);
+        }
+    }
+    // Ours: `artifact serve`, if this build has it.
+    let bin = artifact_bin()?;
+    let help = Command::new(&bin).arg("--help").output().map_err(|e| e.to_string())?;
+    let has_serve = String::from_utf8_lossy(&help.stdout).lines().any(|l| l.trim_start().starts_with("serve"));
+    let has_sign = String::from_utf8_lossy(&help.stdout).lines().any(|l| l.trim_start().starts_with("sign"));
+    let mut rows = Vec::new();
+    if !(has_serve && has_sign) {
+        for (size, n) in sizes.iter().zip(&nginx) {
+            let target = if *size == 4 << 10 { "≥ 0.5 of nginx rps; `artifact serve` not in this build" } else { "`artifact serve` not in this build" };
+            rows.push(
+                Row::new(format!("4 HTTP signed GET {} (wrk -t1 -c16)", fmt_size(*size)), "pending", format!("{:.0} rps, p99 {} nginx", n.rps, n.p99))
+                    .pending(target),
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(rows);
+    }
+    let home = dir.join("home");
+    let key = "YmVuY2gtc2lnbmluZy1rZXktMzItYnl0ZXMtbG9uZyE="; // 32 bytes, base64
+    let cmd = || {
+        let mut c = Command::new(&bin);
+        c.arg("--home")
+            .arg(&home)
+            .env("ARTIFACT_SIGNING_KEYS", format!("bench:{key}"))
+            .env("ARTIFACT_ACTIVE_KID", "bench")
+            .env_remove("ARTIFACT_STORAGE")
+            .env_remove("ARTIFACT_METADATA");
+        c
+    };
+    let mut paths = Vec::new();
+    for size in sizes {
+        let f = www.join(format!("f{size}"));
+        let out = cmd()
+            .arg("put")
+            .arg(&f)
+            .args(["--bucket", "bench", "--name", &format!("f{size}"), "--content-type", "application/octet-stream"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("put: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let out = cmd().args(["sign", &format!("bench/f{size}"), "--ttl", "15m"]).output().map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if !out.status.success() {
+            return Err(format!("sign: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        paths.push(signed_path(&text).ok_or_else(|| format!("no URL path in `artifact sign` output: {text}"))?);
+    }
+    let port = free_port()?;
+    // `serve` writes an access-log line per request to stderr; it goes to /dev/null here
+    // (nginx runs with `access_log off`).
+    let srv = cmd()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut srv = Server(srv);
+    wait_listening(port, &mut srv.0)?;
+    // One request first: checks the signature works (and warms the server).
+    let first = format!("http://127.0.0.1:{port}{}", paths[0]);
+    let status = http_status(port, &paths[0]);
+    if !status.contains("200") {
+        return Err(format!("signed GET {first} answered {status:?}"));
+    }
+    for ((size, n), path) in sizes.iter().zip(&nginx).zip(&paths) {
+        let w = wrk(&format!("http://127.0.0.1:{port}{path}"), secs)?;
+        let ratio = w.rps / n.rps;
+        let label = format!("4 HTTP signed GET {} (wrk -t1 -c16 -d{secs}s)", fmt_size(*size));
+        let ours = format!("{:.0} rps, p99 {}{}", w.rps, w.p99, if w.errors { " (errors!)" } else { "" });
+        let reference = format!("{:.0} rps, p99 {} nginx static", n.rps, n.p99);
+        let row = Row::new(label, ours, reference);
+        rows.push(if *size == 4 << 10 { row.ratio_at_least(ratio, 0.5, "≥ 0.5 of nginx rps") } else { row.ratio_info(ratio) });
+    }
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(rows)
+}
