@@ -53,6 +53,31 @@ pub trait Metadata {
     fn touch(&self, id: &str, at: Timestamp) -> Result<(), Error>;
 }
 
+/// The most entries one listing page holds; requested limits are clamped to `1..=MAX_PAGE`.
+pub const MAX_PAGE: u32 = 1000;
+
+/// A requested page size clamped to `1..=MAX_PAGE`: hostile or zero limits still list something
+/// and never allocate more than [`MAX_PAGE`] entries (plus the one that tells whether more remain).
+pub fn clamp_limit(limit: u32) -> usize {
+    limit.clamp(1, MAX_PAGE) as usize
+}
+
+/// Cuts a listing fetched with up to `limit + 1` entries (`limit` from [`clamp_limit`]) to one
+/// page: the first `limit` entries, and when more remained, the cursor of the last one kept.
+pub fn page<T>(
+    mut items: Vec<T>,
+    limit: usize,
+    cursor_of: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(cursor_of)
+    } else {
+        None
+    };
+    (items, next)
+}
+
 /// Opaque listing cursors: `created_at` and `id` of the last record returned. Shared by every
 /// metadata backend so cursors mean the same thing everywhere.
 pub mod cursor {
@@ -60,6 +85,11 @@ pub mod cursor {
 
     pub fn encode(created_at: Timestamp, id: &str) -> String {
         format!("{created_at}.{id}")
+    }
+
+    /// The cursor that resumes a listing after `r`.
+    pub fn of(r: &crate::model::Record) -> String {
+        encode(r.created_at, &r.id)
     }
 
     pub fn decode(c: &str) -> Result<(Timestamp, String), Error> {
@@ -146,20 +176,14 @@ pub mod mem {
             limit: u32,
         ) -> Result<(Vec<String>, Option<String>), Error> {
             let o = lock(&self.objects);
-            let limit = limit.clamp(1, 1000) as usize;
-            let mut uris: Vec<String> = o
+            let limit = clamp_limit(limit);
+            let uris: Vec<String> = o
                 .keys()
                 .filter(|k| k.starts_with(prefix) && cursor.is_none_or(|c| k.as_str() > c))
                 .take(limit + 1)
                 .cloned()
                 .collect();
-            let next = if uris.len() > limit {
-                uris.truncate(limit);
-                uris.last().cloned()
-            } else {
-                None
-            };
-            Ok((uris, next))
+            Ok(page(uris, limit, String::clone))
         }
         fn delete(&self, uri: &str) -> Result<bool, Error> {
             Ok(lock(&self.objects).remove(uri).is_some())
@@ -251,14 +275,9 @@ pub mod mem {
                     }
                 }
             });
-            let limit = q.limit.clamp(1, 1000) as usize;
-            let mut records: Vec<Record> = rows.take(limit + 1).cloned().collect();
-            let next_cursor = if records.len() > limit {
-                records.truncate(limit);
-                records.last().map(|r| cursor::encode(r.created_at, &r.id))
-            } else {
-                None
-            };
+            let limit = clamp_limit(q.limit);
+            let records: Vec<Record> = rows.take(limit + 1).cloned().collect();
+            let (records, next_cursor) = page(records, limit, cursor::of);
             Ok(Page { records, next_cursor })
         }
         fn summary(&self, bucket: &str) -> Result<BucketSummary, Error> {

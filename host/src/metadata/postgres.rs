@@ -17,7 +17,7 @@
 //! must not be made from inside an async task: async hosts call through `spawn_blocking`.
 
 use super::{Inserted, Metadata};
-use artifact_component::backend::cursor;
+use artifact_component::backend::{clamp_limit, cursor, page};
 use artifact_component::model::*;
 use postgres::error::SqlState;
 use postgres::types::ToSql;
@@ -393,7 +393,7 @@ impl Metadata for PostgresMetadata {
 
     fn list(&self, q: &ListQuery) -> Result<Page, Error> {
         let after = q.cursor.as_deref().map(cursor::decode).transpose()?;
-        let limit = q.limit.clamp(1, 1000) as usize;
+        let limit = clamp_limit(q.limit);
         let mut clauses: Vec<String> = Vec::new();
         let mut args: Vec<Param> = Vec::new();
         let mut arg = |v: Param| {
@@ -461,13 +461,8 @@ impl Metadata for PostgresMetadata {
              ORDER BY created_at {dir}, id {dir} LIMIT {limit_arg}"
         );
         let rows = self.conn()?.query(&sql, &refs(&args)).map_err(db_err)?;
-        let mut records = rows.iter().map(row_to_record).collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = if records.len() > limit {
-            records.truncate(limit);
-            records.last().map(|r| cursor::encode(r.created_at, &r.id))
-        } else {
-            None
-        };
+        let records = rows.iter().map(row_to_record).collect::<Result<Vec<_>, _>>()?;
+        let (records, next_cursor) = page(records, limit, cursor::of);
         Ok(Page { records, next_cursor })
     }
 

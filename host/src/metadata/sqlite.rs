@@ -3,7 +3,7 @@
 //! lock (`BEGIN IMMEDIATE`, 5 s busy timeout), threads of one process on a mutex.
 
 use super::{Inserted, Metadata};
-use artifact_component::backend::cursor;
+use artifact_component::backend::{clamp_limit, cursor, page};
 use artifact_component::model::*;
 use rusqlite::types::{ToSql, Value};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
@@ -340,7 +340,7 @@ impl Metadata for SqliteMetadata {
 
     fn list(&self, q: &ListQuery) -> Result<Page, Error> {
         let after = q.cursor.as_deref().map(cursor::decode).transpose()?;
-        let limit = q.limit.clamp(1, 1000) as usize;
+        let limit = clamp_limit(q.limit);
         let mut clauses: Vec<String> = Vec::new();
         let mut args: Vec<Value> = Vec::new();
         let mut arg = |v: Value| {
@@ -419,17 +419,12 @@ impl Metadata for SqliteMetadata {
         );
         let conn = self.conn();
         let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
-        let mut records = st
+        let records = st
             .query_map(rusqlite::params_from_iter(args.iter()), row_to_record)
             .map_err(db_err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(db_err)?;
-        let next_cursor = if records.len() > limit {
-            records.truncate(limit);
-            records.last().map(|r| cursor::encode(r.created_at, &r.id))
-        } else {
-            None
-        };
+        let (records, next_cursor) = page(records, limit, cursor::of);
         Ok(Page {
             records,
             next_cursor,

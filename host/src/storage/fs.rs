@@ -11,6 +11,7 @@
 //! are followed; the root's contents are trusted, object URIs are not.
 
 use super::{BlobWriter, Publish, Storage};
+use artifact_component::backend::{clamp_limit, page};
 use artifact_component::model::Error;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -320,7 +321,7 @@ impl Storage for FsStorage {
         limit: u32,
     ) -> Result<(Vec<String>, Option<String>), Error> {
         let rel = prefix_path(prefix)?;
-        let limit = limit.clamp(1, 1000) as usize;
+        let limit = clamp_limit(limit);
         // Start the walk at the deepest directory the prefix names completely.
         let base = match rel.rfind('/') {
             Some(i) => &rel[..=i],
@@ -333,14 +334,7 @@ impl Storage for FsStorage {
             out: Vec::new(),
         };
         walk.dir(&self.root.join(base), &format!("{SCHEME}{base}"))?;
-        let mut uris = walk.out;
-        let next = if uris.len() > limit {
-            uris.truncate(limit);
-            uris.last().cloned()
-        } else {
-            None
-        };
-        Ok((uris, next))
+        Ok(page(walk.out, limit, String::clone))
     }
 
     fn delete(&self, uri: &str) -> Result<bool, Error> {

@@ -35,6 +35,7 @@
 //! `spawn_blocking`, as they must for any component call.
 
 use super::{BlobWriter, Publish, Storage};
+use artifact_component::backend::{clamp_limit, page};
 use artifact_component::model::Error;
 use futures::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3CopyIfNotExists};
@@ -508,7 +509,7 @@ impl Storage for S3Storage {
         if (rel.contains('/') && validate_rel(dirs).is_err()) || last == ".." {
             return bad();
         }
-        let limit = limit.clamp(1, 1000) as usize;
+        let limit = clamp_limit(limit);
         let dir = if dirs.is_empty() { self.loc.prefix.clone() } else { self.key(dirs) };
         let dir = Path::parse(&dir).map_err(|e| Error::InvalidArgument(format!("invalid prefix {prefix:?}: {e}")))?;
         let want = format!("{SCHEME}{rel}");
@@ -547,14 +548,7 @@ impl Storage for S3Storage {
             }
             Ok::<_, object_store::Error>(out)
         })?;
-        let mut uris = r.map_err(|e| store_err("list", prefix, e))?;
-        let next = if uris.len() > limit {
-            uris.truncate(limit);
-            uris.last().cloned()
-        } else {
-            None
-        };
-        Ok((uris, next))
+        Ok(page(r.map_err(|e| store_err("list", prefix, e))?, limit, String::clone))
     }
 
     fn delete(&self, uri: &str) -> Result<bool, Error> {
