@@ -1,6 +1,7 @@
 //! Metadata backends, selected by URI.
 
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 pub use artifact_component::backend::mem::MemMetadata;

@@ -16,6 +16,7 @@
 //! on demand). The `postgres` crate drives each connection with its own tokio runtime, so calls
 //! must not be made from inside an async task: async hosts call through `spawn_blocking`.
 
+use super::sql::{self, Dialect, Where};
 use super::{Inserted, Metadata};
 use artifact_component::backend::{clamp_limit, cursor, page};
 use artifact_component::model::*;
@@ -307,6 +308,29 @@ impl PostgresMetadata {
     }
 }
 
+/// PostgreSQL's side of the shared listing statement.
+struct Postgres;
+
+impl Dialect for Postgres {
+    type Value = Param;
+    const FALSE: &'static str = "FALSE";
+    fn placeholder(n: usize) -> String {
+        format!("${n}")
+    }
+    fn text(s: String) -> Param {
+        Box::new(s)
+    }
+    fn int(i: i64) -> Param {
+        Box::new(i)
+    }
+    fn name_prefix(p: &str, w: &mut Where<Self>) {
+        // Byte-wise (C collation): the range lets the (bucket, name) index narrow the scan,
+        // starts_with decides (LIKE would interpret wildcards).
+        let p = w.arg(Box::new(p.to_string()));
+        w.push(format!("name >= {p} AND starts_with(name, {p})"));
+    }
+}
+
 fn event_sql(kind: &str, from: &str) -> String {
     format!(
         "INSERT INTO artifact_events (at, kind, artifact_id, bucket, name) \
@@ -392,74 +416,8 @@ impl Metadata for PostgresMetadata {
     }
 
     fn list(&self, q: &ListQuery) -> Result<Page, Error> {
-        let after = q.cursor.as_deref().map(cursor::decode).transpose()?;
         let limit = clamp_limit(q.limit);
-        let mut clauses: Vec<String> = Vec::new();
-        let mut args: Vec<Param> = Vec::new();
-        let mut arg = |v: Param| {
-            args.push(v);
-            format!("${}", args.len())
-        };
-        // Timestamps beyond i64 cannot be stored: such a bound excludes every row or none.
-        let bound = |t: u64| i64::try_from(t).ok();
-        if let Some(b) = &q.bucket {
-            clauses.push(format!("bucket = {}", arg(Box::new(b.clone()))));
-        }
-        if let Some(n) = &q.name {
-            clauses.push(format!("name = {}", arg(Box::new(n.clone()))));
-        }
-        if let Some(p) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
-            // Byte-wise (C collation): the range lets the (bucket, name) index narrow the scan,
-            // starts_with decides (LIKE would interpret wildcards).
-            let p = arg(Box::new(p.to_string()));
-            clauses.push(format!("name >= {p} AND starts_with(name, {p})"));
-        }
-        if let Some(c) = &q.created_by {
-            clauses.push(format!("created_by = {}", arg(Box::new(c.clone()))));
-        }
-        if let Some(t) = q.created_after {
-            match bound(t) {
-                Some(t) => clauses.push(format!("created_at >= {}", arg(Box::new(t)))),
-                None => clauses.push("FALSE".into()),
-            }
-        }
-        if let Some(t) = q.created_before.and_then(bound) {
-            clauses.push(format!("created_at < {}", arg(Box::new(t))));
-        }
-        if let Some(u) = &q.uri {
-            clauses.push(format!("uri = {}", arg(Box::new(u.clone()))));
-        }
-        if let Some(t) = q.expired_before {
-            match bound(t) {
-                Some(t) => clauses.push(format!("expires_at < {}", arg(Box::new(t)))),
-                None => clauses.push("expires_at IS NOT NULL".into()),
-            }
-        }
-        let (cmp, dir) = match q.order {
-            Order::OldestFirst => (">", "ASC"),
-            Order::NewestFirst => ("<", "DESC"),
-        };
-        if let Some((t, id)) = after {
-            match bound(t) {
-                Some(t) => {
-                    let t = arg(Box::new(t));
-                    let id = arg(Box::new(id));
-                    clauses.push(format!("(created_at, id) {cmp} ({t}, {id})"));
-                }
-                None if q.order == Order::OldestFirst => clauses.push("FALSE".into()),
-                None => {}
-            }
-        }
-        let limit_arg = arg(Box::new(limit as i64 + 1));
-        let filter = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM artifacts {filter} \
-             ORDER BY created_at {dir}, id {dir} LIMIT {limit_arg}"
-        );
+        let (sql, args) = sql::list::<Postgres>(q, COLUMNS, limit)?;
         let rows = self.conn()?.query(&sql, &refs(&args)).map_err(db_err)?;
         let records = rows.iter().map(row_to_record).collect::<Result<Vec<_>, _>>()?;
         let (records, next_cursor) = page(records, limit, cursor::of);
