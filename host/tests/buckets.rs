@@ -4,84 +4,22 @@
 //! `.wasm`, via the `artifact` binary or `artifact_host::Runtime`.
 
 use artifact_component::model::{ListQuery, Order, PutOptions};
-use artifact_host::{metadata, storage, Runtime};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 
-fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifact-code-cache")
-}
-
-/// A temporary ARTIFACT_HOME (`<tmp>/store`) plus room for input files.
-struct Home {
-    dir: tempfile::TempDir,
-}
+mod common;
+use common::Home;
 
 impl Home {
-    fn new() -> Self {
-        Home { dir: tempfile::tempdir().unwrap() }
-    }
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-    fn store(&self) -> PathBuf {
-        self.path().join("store")
-    }
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_artifact"));
-        c.args(args)
-            .env("ARTIFACT_HOME", self.store())
-            .env("ARTIFACT_CACHE_DIR", cache_dir())
-            .env_remove("ARTIFACT_STORAGE")
-            .env_remove("ARTIFACT_METADATA")
-            .current_dir(self.path());
-        c
-    }
-    fn cmd(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
     /// Runs, asserts the exit status, returns stdout.
     fn ok(&self, args: &[&str], ok: bool) -> (String, String) {
         let o = self.cmd(args);
         let (out, err) = (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned());
         assert_eq!(o.status.success(), ok, "{args:?}: status {:?}\nstdout {out}\nstderr {err}", o.status);
         (out, err)
-    }
-    fn json(&self, args: &[&str], ok: bool) -> Value {
-        let (out, _) = self.ok(args, ok);
-        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{args:?}: stdout not JSON ({e}): {out}"))
-    }
-    /// The library runtime on the same store the binary uses.
-    fn runtime(&self) -> Runtime {
-        let root = self.store();
-        std::fs::create_dir_all(&root).unwrap();
-        Runtime::builder()
-            .cache_dir(cache_dir())
-            .storage(storage::open(&format!("fs://{}", root.display())).unwrap())
-            .metadata(metadata::open(&format!("sqlite://{}", root.join("metadata.db").display())).unwrap())
-            .build()
-            .unwrap()
-    }
-    fn blob_files(&self) -> Vec<PathBuf> {
-        fn walk(p: &Path, out: &mut Vec<PathBuf>) {
-            if let Ok(rd) = std::fs::read_dir(p) {
-                for e in rd.flatten() {
-                    let path = e.path();
-                    if path.is_dir() {
-                        walk(&path, out);
-                    } else {
-                        out.push(path);
-                    }
-                }
-            }
-        }
-        let mut v = Vec::new();
-        walk(&self.store().join("blobs"), &mut v);
-        v
     }
     fn record_count(&self) -> u64 {
         let c = rusqlite::Connection::open(self.store().join("metadata.db")).unwrap();

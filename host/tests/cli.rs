@@ -3,71 +3,13 @@
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 
-struct Home {
-    dir: tempfile::TempDir,
-}
-
-fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifact-code-cache")
-}
+mod common;
+use common::Home;
 
 impl Home {
-    fn new() -> Self {
-        Home { dir: tempfile::tempdir().unwrap() }
-    }
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_artifact"))
-            .args(args)
-            .env("ARTIFACT_HOME", self.path().join("store"))
-            .env("ARTIFACT_CACHE_DIR", cache_dir())
-            .env_remove("ARTIFACT_STORAGE")
-            .env_remove("ARTIFACT_METADATA")
-            .current_dir(self.path())
-            .output()
-            .unwrap()
-    }
-    /// Runs and parses stdout as JSON; asserts the exit code.
-    fn json(&self, args: &[&str], ok: bool) -> Value {
-        let o = self.cmd(args);
-        assert_eq!(
-            o.status.success(),
-            ok,
-            "{args:?}: status {:?}\nstdout {}\nstderr {}",
-            o.status,
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: stdout not JSON ({e}): {:?}", o.stdout))
-    }
-    fn write(&self, name: &str, data: &[u8]) -> String {
-        let p = self.path().join(name);
-        std::fs::write(&p, data).unwrap();
-        p.to_str().unwrap().to_string()
-    }
-    fn blob_files(&self) -> Vec<PathBuf> {
-        fn walk(p: &Path, out: &mut Vec<PathBuf>) {
-            if let Ok(rd) = std::fs::read_dir(p) {
-                for e in rd.flatten() {
-                    let path = e.path();
-                    if path.is_dir() {
-                        walk(&path, out);
-                    } else {
-                        out.push(path);
-                    }
-                }
-            }
-        }
-        let mut v = Vec::new();
-        walk(&self.path().join("store/blobs"), &mut v);
-        v.sort();
-        v
-    }
     /// Everything observable about the store: blob files with contents and the record count.
     fn snapshot(&self) -> (Vec<(PathBuf, Vec<u8>)>, u64) {
         let blobs = self.blob_files().into_iter().map(|p| {
@@ -242,10 +184,8 @@ fn stdin_and_get_or_create() {
     let h = Home::new();
     let run = |data: &[u8]| {
         use std::io::Write;
-        let mut c = Command::new(env!("CARGO_BIN_EXE_artifact"))
-            .args(["put", "-", "--bucket", "vendor_prices", "--name", "2026/prices.csv", "--content-type", "text/csv"])
-            .env("ARTIFACT_HOME", h.path().join("store"))
-            .env("ARTIFACT_CACHE_DIR", cache_dir())
+        let mut c = h
+            .command(&["put", "-", "--bucket", "vendor_prices", "--name", "2026/prices.csv", "--content-type", "text/csv"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()

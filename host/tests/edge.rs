@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,36 +12,20 @@ const KEYS: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,k2:AgICAgICA
 /// A key the server does not have.
 const ROGUE: &str = "k9:CQkJCQkJCQkJCQkJCQkJCQ==";
 
-fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifact-code-cache")
-}
-
-struct Home {
-    dir: tempfile::TempDir,
-}
+mod common;
+use common::Home;
 
 impl Home {
-    fn new() -> Self {
-        Home { dir: tempfile::tempdir().unwrap() }
-    }
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-    fn command(&self, args: &[&str], keys: &str) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_artifact"));
-        c.args(args)
-            .env("ARTIFACT_HOME", self.path().join("store"))
-            .env("ARTIFACT_CACHE_DIR", cache_dir())
-            .env("ARTIFACT_SIGNING_KEYS", keys)
+    /// `artifact args` on this home, signing with `keys` (active key `k1`), no base URL.
+    fn signed(&self, args: &[&str], keys: &str) -> Command {
+        let mut c = self.command(args);
+        c.env("ARTIFACT_SIGNING_KEYS", keys)
             .env("ARTIFACT_ACTIVE_KID", "k1")
-            .env_remove("ARTIFACT_STORAGE")
-            .env_remove("ARTIFACT_METADATA")
-            .env_remove("ARTIFACT_BASE_URL")
-            .current_dir(self.path());
+            .env_remove("ARTIFACT_BASE_URL");
         c
     }
     fn run(&self, args: &[&str], keys: &str) -> Output {
-        let o = self.command(args, keys).output().unwrap();
+        let o = self.signed(args, keys).output().unwrap();
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
         o
     }
@@ -70,7 +54,7 @@ impl Home {
     fn serve(&self, extra: &[&str]) -> Server {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        let mut child = self.command(&args, KEYS).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+        let mut child = self.signed(&args, KEYS).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();

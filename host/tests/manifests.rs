@@ -8,49 +8,12 @@ use artifact_component::model::{
 use artifact_host::storage::MemStorage;
 use artifact_host::{metadata::MemMetadata, HostError, Runtime};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 
-fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifact-code-cache")
-}
-
-struct Home {
-    dir: tempfile::TempDir,
-}
+mod common;
+use common::{cache_dir, Home};
 
 impl Home {
-    fn new() -> Self {
-        Home { dir: tempfile::tempdir().unwrap() }
-    }
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_artifact"))
-            .args(args)
-            .env("ARTIFACT_HOME", self.path().join("store"))
-            .env("ARTIFACT_CACHE_DIR", cache_dir())
-            .env_remove("ARTIFACT_STORAGE")
-            .env_remove("ARTIFACT_METADATA")
-            .current_dir(self.path())
-            .output()
-            .unwrap()
-    }
-    /// Runs and parses stdout as JSON; asserts the exit code.
-    fn json(&self, args: &[&str], ok: bool) -> Value {
-        let o = self.cmd(args);
-        assert_eq!(
-            o.status.success(),
-            ok,
-            "{args:?}: status {:?}\nstdout {}\nstderr {}",
-            o.status,
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: stdout not JSON ({e}): {:?}", o.stdout))
-    }
     /// Runs and parses stdout as JSON lines.
     fn lines(&self, args: &[&str], ok: bool) -> Vec<Value> {
         let o = self.cmd(args);
@@ -63,16 +26,6 @@ impl Home {
         std::fs::write(&p, data.to_string()).unwrap();
         let put = self.json(&["put", p.to_str().unwrap()], true);
         put["ref"].as_str().unwrap().to_string()
-    }
-    /// The host library on the same store as the CLI.
-    fn runtime(&self) -> Runtime {
-        let store = std::path::absolute(self.path().join("store")).unwrap();
-        Runtime::builder()
-            .storage(artifact_host::storage::open(&format!("fs://{}", store.display())).unwrap())
-            .metadata(artifact_host::metadata::open(&format!("sqlite://{}", store.join("metadata.db").display())).unwrap())
-            .cache_dir(cache_dir())
-            .build()
-            .unwrap()
     }
 }
 

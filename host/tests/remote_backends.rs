@@ -20,6 +20,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+mod common;
+
 struct Services {
     postgres: String,
     s3: String,
@@ -206,11 +208,9 @@ fn postgres_schema_is_idempotent_and_events_are_appended() {
 // ---------------------------------------------------------------------------------------------
 
 fn artifact(storage: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_artifact"));
-    c.args(args)
-        .env("ARTIFACT_STORAGE", storage)
+    let mut c = common::artifact(args);
+    c.env("ARTIFACT_STORAGE", storage)
         .env("ARTIFACT_METADATA", &services().postgres)
-        .env("ARTIFACT_CACHE_DIR", PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifact-code-cache"))
         .env("ARTIFACT_HOME", PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("remote-home"));
     c
 }

@@ -1,0 +1,105 @@
+//! Shared by the integration tests that run the `artifact` binary: the compiled-code cache every
+//! test process shares, and a temporary home on the embedded default store (filesystem blobs +
+//! SQLite metadata). Each test file adds its own helpers in its own `impl Home` block.
+#![allow(dead_code)] // every test crate uses a different part
+
+use artifact_host::Runtime;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The code cache, shared across test processes so the `.wasm` is compiled once.
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifact-code-cache")
+}
+
+/// The `artifact` binary with `args`, on the shared code cache.
+pub fn artifact(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_artifact"));
+    c.args(args).env("ARTIFACT_CACHE_DIR", cache_dir());
+    c
+}
+
+/// Asserts that `o` (the output of `args`) succeeded iff `ok`; parses its stdout as JSON.
+pub fn json_of(args: &[&str], o: &Output, ok: bool) -> Value {
+    assert_eq!(
+        o.status.success(),
+        ok,
+        "{args:?}: status {:?}\nstdout {}\nstderr {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: stdout not JSON ({e}): {:?}", o.stdout))
+}
+
+/// A temporary working directory whose `store/` is `ARTIFACT_HOME`.
+pub struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        Home { dir: tempfile::tempdir().unwrap() }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    /// `ARTIFACT_HOME`: the fs storage root; metadata in `metadata.db` inside it.
+    pub fn store(&self) -> PathBuf {
+        self.path().join("store")
+    }
+    /// `artifact args` on this home's default store (whatever ARTIFACT_STORAGE / ARTIFACT_METADATA
+    /// say in the environment), run in the working directory.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = artifact(args);
+        c.env("ARTIFACT_HOME", self.store())
+            .env_remove("ARTIFACT_STORAGE")
+            .env_remove("ARTIFACT_METADATA")
+            .current_dir(self.path());
+        c
+    }
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+    /// Runs and parses stdout as JSON; asserts the exit status.
+    pub fn json(&self, args: &[&str], ok: bool) -> Value {
+        json_of(args, &self.cmd(args), ok)
+    }
+    /// Writes `data` to `name` in the working directory; returns its path.
+    pub fn write(&self, name: &str, data: &[u8]) -> String {
+        let p = self.path().join(name);
+        std::fs::write(&p, data).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+    /// The blob files of the store, sorted.
+    pub fn blob_files(&self) -> Vec<PathBuf> {
+        fn walk(p: &Path, out: &mut Vec<PathBuf>) {
+            if let Ok(rd) = std::fs::read_dir(p) {
+                for e in rd.flatten() {
+                    let path = e.path();
+                    if path.is_dir() {
+                        walk(&path, out);
+                    } else {
+                        out.push(path);
+                    }
+                }
+            }
+        }
+        let mut v = Vec::new();
+        walk(&self.store().join("blobs"), &mut v);
+        v.sort();
+        v
+    }
+    /// The host library on the same store as the binary.
+    pub fn runtime(&self) -> Runtime {
+        let root = std::path::absolute(self.store()).unwrap();
+        std::fs::create_dir_all(&root).unwrap();
+        Runtime::builder()
+            .cache_dir(cache_dir())
+            .storage(artifact_host::storage::open(&format!("fs://{}", root.display())).unwrap())
+            .metadata(artifact_host::metadata::open(&format!("sqlite://{}", root.join("metadata.db").display())).unwrap())
+            .build()
+            .unwrap()
+    }
+}
