@@ -36,190 +36,11 @@ bindings::export!(Component with_types_in bindings);
 
 // ---------- conversions ----------
 
-fn err_in(e: wt::Error) -> m::Error {
-    use wt::Error as E;
-    match e {
-        E::NotFound(s) => m::Error::NotFound(s),
-        E::InvalidRef(s) => m::Error::InvalidRef(s),
-        E::InvalidArgument(s) => m::Error::InvalidArgument(s),
-        E::TooLarge(i) => m::Error::TooLarge { limit: i.limit, needed: i.needed },
-        E::RangeNotSatisfiable(n) => m::Error::RangeNotSatisfiable(n),
-        E::Integrity(s) => m::Error::Integrity(s),
-        E::Decode(s) => m::Error::Decode(s),
-        E::Conflict(s) => m::Error::Conflict(s),
-        E::Forbidden(s) => m::Error::Forbidden(s),
-        E::Expired(s) => m::Error::Expired(s),
-        E::Storage(s) => m::Error::Storage(s),
-        E::Metadata(s) => m::Error::Metadata(s),
-    }
-}
-
-fn err_out(e: m::Error) -> wt::Error {
-    use m::Error as E;
-    match e {
-        E::NotFound(s) => wt::Error::NotFound(s),
-        E::InvalidRef(s) => wt::Error::InvalidRef(s),
-        E::InvalidArgument(s) => wt::Error::InvalidArgument(s),
-        E::TooLarge { limit, needed } => wt::Error::TooLarge(wt::TooLargeInfo { limit, needed }),
-        E::RangeNotSatisfiable(n) => wt::Error::RangeNotSatisfiable(n),
-        E::Integrity(s) => wt::Error::Integrity(s),
-        E::Decode(s) => wt::Error::Decode(s),
-        E::Conflict(s) => wt::Error::Conflict(s),
-        E::Forbidden(s) => wt::Error::Forbidden(s),
-        E::Expired(s) => wt::Error::Expired(s),
-        E::Storage(s) => wt::Error::Storage(s),
-        E::Metadata(s) => wt::Error::Metadata(s),
-    }
-}
-
-fn compression_in(c: wt::Compression) -> m::Compression {
-    match c {
-        wt::Compression::None => m::Compression::None,
-        wt::Compression::Gzip => m::Compression::Gzip,
-        wt::Compression::Deflate => m::Compression::Deflate,
-    }
-}
-fn compression_out(c: m::Compression) -> wt::Compression {
-    match c {
-        m::Compression::None => wt::Compression::None,
-        m::Compression::Gzip => wt::Compression::Gzip,
-        m::Compression::Deflate => wt::Compression::Deflate,
-    }
-}
-fn scope_in(s: wt::Scope) -> m::Scope {
-    match s {
-        wt::Scope::Step => m::Scope::Step,
-        wt::Scope::Execution => m::Scope::Execution,
-        wt::Scope::Workflow => m::Scope::Workflow,
-        wt::Scope::Permanent => m::Scope::Permanent,
-    }
-}
-fn scope_out(s: m::Scope) -> wt::Scope {
-    match s {
-        m::Scope::Step => wt::Scope::Step,
-        m::Scope::Execution => wt::Scope::Execution,
-        m::Scope::Workflow => wt::Scope::Workflow,
-        m::Scope::Permanent => wt::Scope::Permanent,
-    }
-}
-fn kind_in(k: wt::ArtifactKind) -> m::Kind {
-    match k {
-        wt::ArtifactKind::ResultRef => m::Kind::ResultRef,
-        wt::ArtifactKind::TempRef => m::Kind::TempRef,
-        wt::ArtifactKind::Manifest => m::Kind::Manifest,
-    }
-}
-fn kind_out(k: m::Kind) -> wt::ArtifactKind {
-    match k {
-        m::Kind::ResultRef => wt::ArtifactKind::ResultRef,
-        m::Kind::TempRef => wt::ArtifactKind::TempRef,
-        m::Kind::Manifest => wt::ArtifactKind::Manifest,
-    }
-}
-
-fn record_in(r: wt::ArtifactRecord) -> m::Record {
-    m::Record {
-        id: r.id,
-        bucket: r.bucket,
-        name: r.name,
-        logical_ref: r.logical_ref,
-        kind: kind_in(r.kind),
-        content_type: r.content_type,
-        compression: compression_in(r.compression),
-        bytes: r.bytes,
-        stored_bytes: r.stored_bytes,
-        sha256: r.sha256,
-        location: m::Location { driver: r.location.driver, uri: r.location.uri },
-        scope: scope_in(r.scope),
-        store_tier: r.store_tier,
-        execution_id: r.execution_id,
-        created_by: r.created_by,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        expires_at: r.expires_at,
-        preview: r.preview,
-        extracted: r.extracted,
-    }
-}
-
-fn record_out(r: m::Record) -> wt::ArtifactRecord {
-    wt::ArtifactRecord {
-        id: r.id,
-        bucket: r.bucket,
-        name: r.name,
-        logical_ref: r.logical_ref,
-        kind: kind_out(r.kind),
-        content_type: r.content_type,
-        compression: compression_out(r.compression),
-        bytes: r.bytes,
-        stored_bytes: r.stored_bytes,
-        sha256: r.sha256,
-        location: wt::Location { driver: r.location.driver, uri: r.location.uri },
-        scope: scope_out(r.scope),
-        store_tier: r.store_tier,
-        execution_id: r.execution_id,
-        created_by: r.created_by,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        expires_at: r.expires_at,
-        preview: r.preview,
-        extracted: r.extracted,
-    }
-}
-
-fn range_in(r: wt::ByteRange) -> m::ByteRange {
-    match r {
-        wt::ByteRange::Bounded(b) => m::ByteRange::Bounded { start: b.start, end: b.end },
-        wt::ByteRange::From(s) => m::ByteRange::From(s),
-        wt::ByteRange::Suffix(n) => m::ByteRange::Suffix(n),
-    }
-}
-
-fn query_in(q: wt::ListQuery) -> m::ListQuery {
-    m::ListQuery {
-        bucket: q.bucket,
-        name: q.name,
-        name_prefix: q.name_prefix,
-        created_by: q.created_by,
-        created_after: q.created_after,
-        created_before: q.created_before,
-        uri: q.uri,
-        expired_before: q.expired_before,
-        order: match q.order {
-            wt::Order::OldestFirst => m::Order::OldestFirst,
-            wt::Order::NewestFirst => m::Order::NewestFirst,
-        },
-        cursor: q.cursor,
-        limit: q.limit,
-    }
-}
-
-fn query_out(q: &m::ListQuery) -> wt::ListQuery {
-    wt::ListQuery {
-        bucket: q.bucket.clone(),
-        name: q.name.clone(),
-        name_prefix: q.name_prefix.clone(),
-        created_by: q.created_by.clone(),
-        created_after: q.created_after,
-        created_before: q.created_before,
-        uri: q.uri.clone(),
-        expired_before: q.expired_before,
-        order: match q.order {
-            m::Order::OldestFirst => wt::Order::OldestFirst,
-            m::Order::NewestFirst => wt::Order::NewestFirst,
-        },
-        cursor: q.cursor.clone(),
-        limit: q.limit,
-    }
-}
+crate::wit_type_conversions!();
 
 fn get_options_in(o: wa::GetOptions) -> m::GetOptions {
     m::GetOptions {
-        mode: o.mode.map(|x| match x {
-            wt::Mode::Json => m::Mode::Json,
-            wt::Mode::Text => m::Mode::Text,
-            wt::Mode::Bytes => m::Mode::Bytes,
-        }),
+        mode: o.mode.map(mode_in),
         max_bytes: o.max_bytes,
         range: o.range.map(range_in),
         resolve_manifest: o.resolve_manifest,
@@ -233,11 +54,7 @@ fn put_options_in(o: wa::PutOptions) -> m::PutOptions {
         compression: o.compression.map(compression_in),
         bucket: o.bucket,
         name: o.name,
-        if_exists: o.if_exists.map(|x| match x {
-            wt::IfExists::Get => m::IfExists::Get,
-            wt::IfExists::Overwrite => m::IfExists::Overwrite,
-            wt::IfExists::Fail => m::IfExists::Fail,
-        }),
+        if_exists: o.if_exists.map(if_exists_in),
         created_by: o.created_by,
         store: o.store,
         execution_id: o.execution_id,
@@ -260,10 +77,6 @@ fn body_out(b: m::Body) -> wa::Body {
 
 fn put_result_out(p: m::PutResult) -> wa::PutResult {
     wa::PutResult { record: record_out(p.record), created: p.created, result_ref: p.result_ref }
-}
-
-fn page_out(p: m::Page) -> wt::Page {
-    wt::Page { records: p.records.into_iter().map(record_out).collect(), next_cursor: p.next_cursor }
 }
 
 // ---------- imports as engine traits ----------

@@ -17,6 +17,7 @@ pub mod sign;
 pub mod store;
 pub mod template;
 pub mod time;
+mod wit_convert;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
