@@ -29,7 +29,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 pub const EMBEDDED_EDGE_COMPONENT: &[u8] = include_bytes!(env!("ARTIFACT_EDGE_WASM"));
 
 /// Refuses every outgoing request: the edge handler only reads from its own backends.
-struct NoOutbound;
+pub struct NoOutbound;
 
 impl WasiHttpHooks for NoOutbound {
     fn send_request(

@@ -13,7 +13,7 @@ const KEYS: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,k2:AgICAgICA
 const ROGUE: &str = "k9:CQkJCQkJCQkJCQkJCQkJCQ==";
 
 mod common;
-use common::Home;
+use common::{agent, request, Home, Resp};
 
 impl Home {
     /// `artifact args` on this home, signing with `keys` (active key `k1`), no base URL.
@@ -100,43 +100,6 @@ impl Server {
     }
 }
 
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-    fn error_kind(&self) -> String {
-        let v: serde_json::Value = serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("error body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)));
-        v["error"]["kind"].as_str().unwrap().to_string()
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout(Duration::from_secs(600)).build()
-}
-
-fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
-    let mut r = agent().request(method, url);
-    for (k, v) in headers {
-        r = r.set(k, v);
-    }
-    let resp = match r.call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
-    };
-    let status = resp.status();
-    let headers = resp.headers_names().iter().map(|n| (n.clone(), resp.header(n).unwrap_or("").to_string())).collect();
-    let mut body = Vec::new();
-    resp.into_reader().read_to_end(&mut body).unwrap();
-    Resp { status, headers, body }
-}
 
 fn get(url: &str, headers: &[(&str, &str)]) -> Resp {
     request("GET", url, headers)

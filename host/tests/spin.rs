@@ -13,10 +13,11 @@
 //! Artifacts are seeded and URLs signed through a second composition of the unwrapped edge
 //! component over the same backend and the same in-memory store.
 
+mod common;
+use artifact_host::serve::NoOutbound;
+use common::request;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -30,7 +31,7 @@ use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 const KEYS: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,k2:AgICAgICAgICAgICAgICAg==";
 
@@ -349,28 +350,6 @@ impl WasiHttpView for Host {
     }
 }
 
-struct NoOutbound;
-
-impl WasiHttpHooks for NoOutbound {
-    fn send_request(
-        &mut self,
-        _request: hyper::http::Request<wasmtime_wasi_http::WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-    ) -> Box<
-        dyn Future<
-                Output = Result<
-                    (
-                        hyper::http::Response<wasmtime_wasi_http::WasiBody>,
-                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-                    ),
-                    wasmtime_wasi_http::Error,
-                >,
-            > + Send,
-    > {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
-    }
-}
 
 impl kvs::Host for Host {
     fn open(&mut self, identifier: String) -> Result<Resource<MemBucket>, kvs::Error> {
@@ -579,34 +558,6 @@ fn put_options(name: &str, content_type: &str) -> art::exports::artifact::store:
 
 // ---------- HTTP client side ----------
 
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
-fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
-    let mut r = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build().request(method, url);
-    for (k, v) in headers {
-        r = r.set(k, v);
-    }
-    let resp = match r.call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
-    };
-    let status = resp.status();
-    let headers = resp.headers_names().iter().map(|n| (n.clone(), resp.header(n).unwrap_or("").to_string())).collect();
-    let mut body = Vec::new();
-    resp.into_reader().read_to_end(&mut body).unwrap();
-    Resp { status, headers, body }
-}
 
 fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()

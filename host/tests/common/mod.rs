@@ -103,3 +103,46 @@ impl Home {
             .unwrap()
     }
 }
+
+// ---------- HTTP client (edge and Spin tests) ----------
+
+/// An HTTP response read whole (test bodies are bounded).
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn error_kind(&self) -> String {
+        let v: serde_json::Value = serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("error body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)));
+        v["error"]["kind"].as_str().unwrap().to_string()
+    }
+}
+
+/// A client with a generous timeout (large bodies in debug builds).
+pub fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(600)).build()
+}
+
+/// Sends one request over 127.0.0.1 with a real HTTP client; error statuses are responses too.
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut r = agent().request(method, url);
+    for (k, v) in headers {
+        r = r.set(k, v);
+    }
+    let resp = match r.call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = resp.status();
+    let headers = resp.headers_names().iter().map(|n| (n.clone(), resp.header(n).unwrap_or("").to_string())).collect();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).unwrap();
+    Resp { status, headers, body }
+}
