@@ -4,10 +4,12 @@
 # packages), then runs every test, including those that load the built .wasm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One-shot builds: incremental caches only cost disk here (~1 GB).
+export CARGO_INCREMENTAL=0
 
 rustup target add wasm32-wasip2 >/dev/null
 
-# PostgreSQL and an S3 server (moto) for the remote-backend tests (host/tests/remote_backends.rs).
+# PostgreSQL and an S3 server (moto) for the remote-backend tests (host/tests/it/remote_backends.rs).
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
     echo "== installing PostgreSQL"
     SUDO=$([ "$(id -u)" = 0 ] || echo sudo)

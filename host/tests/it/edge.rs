@@ -12,8 +12,8 @@ const KEYS: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,k2:AgICAgICA
 /// A key the server does not have.
 const ROGUE: &str = "k9:CQkJCQkJCQkJCQkJCQkJCQ==";
 
-mod common;
-use common::{agent, request, Home, Resp};
+
+use crate::common::{agent, request, Home, Resp};
 
 impl Home {
     /// `artifact args` on this home, signing with `keys` (active key `k1`), no base URL.

@@ -1,7 +1,7 @@
 //! Shared by the integration tests that run the `artifact` binary: the compiled-code cache every
 //! test process shares, and a temporary home on the embedded default store (filesystem blobs +
 //! SQLite metadata). Each test file adds its own helpers in its own `impl Home` block.
-#![allow(dead_code)] // every test crate uses a different part
+#![allow(dead_code)] // not every helper is used by every module
 
 use artifact_host::Runtime;
 use serde_json::Value;

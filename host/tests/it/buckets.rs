@@ -10,8 +10,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 
-mod common;
-use common::Home;
+
+use crate::common::Home;
 
 impl Home {
     /// Runs, asserts the exit status, returns stdout.

@@ -10,8 +10,8 @@ use artifact_host::{metadata::MemMetadata, HostError, Runtime};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-mod common;
-use common::{cache_dir, Home};
+
+use crate::common::{cache_dir, Home};
 
 impl Home {
     /// Runs and parses stdout as JSON lines.

@@ -6,8 +6,8 @@ use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::process::Command;
 
-mod common;
-use common::Home;
+
+use crate::common::Home;
 
 impl Home {
     /// Everything observable about the store: blob files with contents and the record count.

@@ -14,7 +14,7 @@ use artifact_host::{metadata, storage, HostError, Runtime};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-const VECTORS: &str = include_str!("../../tests/vectors.json");
+const VECTORS: &str = include_str!("../../../tests/vectors.json");
 
 /// The sections this runner executes, each by the test of the same name.
 const SECTIONS: &[&str] = &["logical_uris", "refs", "ranges", "ttls", "templates", "precompressed", "externalize"];

@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-mod common;
+
 
 struct Services {
     postgres: String,
@@ -208,7 +208,7 @@ fn postgres_schema_is_idempotent_and_events_are_appended() {
 // ---------------------------------------------------------------------------------------------
 
 fn artifact(storage: &str, args: &[&str]) -> Command {
-    let mut c = common::artifact(args);
+    let mut c = crate::common::artifact(args);
     c.env("ARTIFACT_STORAGE", storage)
         .env("ARTIFACT_METADATA", &services().postgres)
         .env("ARTIFACT_HOME", PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("remote-home"));

@@ -9,21 +9,21 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-mod common;
+
 
 /// The common home, with stdin piped to every run and failures required to exit 1.
-struct Home(common::Home);
+struct Home(crate::common::Home);
 
 impl std::ops::Deref for Home {
-    type Target = common::Home;
-    fn deref(&self) -> &common::Home {
+    type Target = crate::common::Home;
+    fn deref(&self) -> &crate::common::Home {
         &self.0
     }
 }
 
 impl Home {
     fn new() -> Self {
-        Home(common::Home::new())
+        Home(crate::common::Home::new())
     }
     fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
         let mut c = self.command(args);
@@ -45,7 +45,7 @@ impl Home {
         if !ok && !o.status.success() {
             assert_eq!(o.status.code(), Some(1), "{args:?}: failures exit 1");
         }
-        common::json_of(args, &o, ok)
+        crate::common::json_of(args, &o, ok)
     }
     fn json(&self, args: &[&str], ok: bool) -> Value {
         self.json_in(args, None, ok)

@@ -13,9 +13,9 @@
 //! Artifacts are seeded and URLs signed through a second composition of the unwrapped edge
 //! component over the same backend and the same in-memory store.
 
-mod common;
+
 use artifact_host::serve::NoOutbound;
-use common::request;
+use crate::common::request;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
