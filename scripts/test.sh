@@ -22,6 +22,8 @@ trap 'bash scripts/services.sh stop' EXIT
 
 echo "== native unit tests, component build, host tests (through the real .wasm)"
 cargo test --workspace --locked
+# On CI (a fresh clone on a small disk) the debug build is not needed past this point.
+if [ -n "${ARTIFACT_CI_PRUNE:-}" ]; then rm -rf target/debug; fi
 
 echo "== component builds for wasm32-wasip2 with plain cargo"
 cargo build --locked --release --target wasm32-wasip2 -p artifact-component --lib --target-dir target/guest
