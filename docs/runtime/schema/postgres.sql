@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS artifacts (
 -- Listing: keyset pagination on (created_at, id), optionally within a bucket or a creator.
 CREATE INDEX IF NOT EXISTS artifacts_created ON artifacts (created_at, id);
 CREATE INDEX IF NOT EXISTS artifacts_bucket_created ON artifacts (bucket, created_at, id);
+-- Listing by name prefix: the page is chosen on this index alone (filter, then top-N by
+-- created_at, id), then only its rows are read. Built at the first open of an existing database
+-- (about 1.5 s per million rows, blocking writes meanwhile).
+CREATE INDEX IF NOT EXISTS artifacts_bucket_name_created ON artifacts (bucket, name, created_at, id);
 CREATE INDEX IF NOT EXISTS artifacts_created_by ON artifacts (created_by, created_at, id)
     WHERE created_by IS NOT NULL;
 -- Garbage collection: blobs still referenced, and expired records.

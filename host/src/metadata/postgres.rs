@@ -314,6 +314,7 @@ struct Postgres;
 impl Dialect for Postgres {
     type Value = Param;
     const FALSE: &'static str = "FALSE";
+    const ROW_KEY: &'static str = "id";
     fn placeholder(n: usize) -> String {
         format!("${n}")
     }
