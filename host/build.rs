@@ -32,7 +32,7 @@ fn build_guest(root: &Path, guest_dir: &Path, features: Option<&str>, env_name: 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["build", "--release", "--lib", "--locked", "-p", "artifact-component", "--target", "wasm32-wasip2"]);
+        .args(["build", "--profile", "guest", "--lib", "--locked", "-p", "artifact-component", "--target", "wasm32-wasip2"]);
     if let Some(f) = features {
         cmd.args(["--features", f]);
     }
@@ -47,7 +47,7 @@ fn build_guest(root: &Path, guest_dir: &Path, features: Option<&str>, env_name: 
              `rustup target add wasm32-wasip2`"
         );
     }
-    let wasm = guest_dir.join("wasm32-wasip2/release/artifact_component.wasm");
+    let wasm = guest_dir.join("wasm32-wasip2/guest/artifact_component.wasm");
     assert!(wasm.exists(), "component not found at {}", wasm.display());
     println!("cargo:rustc-env={env_name}={}", wasm.display());
 }

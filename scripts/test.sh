@@ -10,13 +10,7 @@ export CARGO_INCREMENTAL=0
 rustup target add wasm32-wasip2 >/dev/null
 
 # PostgreSQL and an S3 server (moto) for the remote-backend tests (host/tests/it/remote_backends.rs).
-if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
-    echo "== installing PostgreSQL"
-    SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-    $SUDO apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
-fi
-command -v moto_server >/dev/null || { echo "== installing moto"; python3 -m pip install -q 'moto[server]'; }
+bash scripts/deps.sh postgresql moto
 eval "$(bash scripts/services.sh start)"
 trap 'bash scripts/services.sh stop' EXIT
 
@@ -26,16 +20,16 @@ cargo test --workspace --locked
 if [ -n "${ARTIFACT_CI_PRUNE:-}" ]; then rm -rf target/debug; fi
 
 echo "== component builds for wasm32-wasip2 with plain cargo"
-cargo build --locked --release --target wasm32-wasip2 -p artifact-component --lib --target-dir target/guest
-ls -l target/guest/wasm32-wasip2/release/artifact_component.wasm
+cargo build --locked --profile guest --target wasm32-wasip2 -p artifact-component --lib --target-dir target/guest
+ls -l target/guest/wasm32-wasip2/guest/artifact_component.wasm
 
 echo "== component also builds with cargo component (installed from crates.io when missing)"
 command -v cargo-component >/dev/null || cargo install --locked --quiet cargo-component@0.21.1
-cargo component build --locked --release -p artifact-component --target-dir target/component
-ls -l target/component/wasm32-wasip1/release/artifact_component.wasm
+cargo component build --locked --profile guest -p artifact-component --target-dir target/component
+ls -l target/component/wasm32-wasip1/guest/artifact_component.wasm
 
 echo "== Node host (hosts/node): shared vectors, round trips and blob hashes through jco"
-export ARTIFACT_WASM="$PWD/target/guest/wasm32-wasip2/release/artifact_component.wasm"
+export ARTIFACT_WASM="$PWD/target/guest/wasm32-wasip2/guest/artifact_component.wasm"
 (cd hosts/node && npm ci --no-audit --no-fund --loglevel=error && npm test)
 
 echo "== Python host (hosts/python): the same through wasmtime-py"

@@ -7,21 +7,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `artifact` binary next to this one (`<target>/release/artifact`), built on demand.
+/// The `artifact` binary next to this one (`<target>/<profile>/artifact`), built on demand with
+/// the same profile.
 fn artifact_bin() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = exe.parent().ok_or("no exe dir")?;
     let bin = dir.join("artifact");
     let target_dir = dir.parent().ok_or("no target dir")?;
+    let profile = match dir.file_name().and_then(|p| p.to_str()).ok_or("no profile dir")? {
+        "debug" => "dev",
+        p => p,
+    };
     // Always ask cargo: a no-op when fresh, a rebuild when the sources changed.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace root")?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // Built together with this crate so that features unify exactly as in `cargo run -p
     // artifact-bench`; building `-p artifact-host` alone would recompile wasmtime.
-    eprintln!("[bench] cargo build --release -p artifact-bench -p artifact-host --bins …");
+    eprintln!("[bench] cargo build --profile {profile} -p artifact-bench -p artifact-host --bins …");
     let st = Command::new(cargo)
         .current_dir(root)
-        .args(["build", "--release", "-p", "artifact-bench", "-p", "artifact-host", "--bins", "--target-dir"])
+        .args(["build", "--locked", "--profile", profile, "-p", "artifact-bench", "-p", "artifact-host", "--bins", "--target-dir"])
         .arg(target_dir)
         .stdout(Stdio::null())
         .status()

@@ -1,5 +1,5 @@
 // Transpiles the component with jco into gen/ (skipped when gen/ was made from the same .wasm).
-// The .wasm is $ARTIFACT_WASM, else ../../target/guest/wasm32-wasip2/release/artifact_component.wasm,
+// The .wasm is $ARTIFACT_WASM, else ../../target/guest/wasm32-wasip2/guest/artifact_component.wasm,
 // built with cargo when missing.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,11 +12,11 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 const gen = path.join(here, 'gen');
 const wasm = process.env.ARTIFACT_WASM
-  ?? path.join(repo, 'target/guest/wasm32-wasip2/release/artifact_component.wasm');
+  ?? path.join(repo, 'target/guest/wasm32-wasip2/guest/artifact_component.wasm');
 
 if (!process.env.ARTIFACT_WASM && !process.env.ARTIFACT_NO_CARGO) {
   // Cheap when up to date; keeps gen/ in step with src/.
-  execFileSync('cargo', ['build', '--release', '--locked', '--target', 'wasm32-wasip2', '-p', 'artifact-component',
+  execFileSync('cargo', ['build', '--profile', 'guest', '--locked', '--target', 'wasm32-wasip2', '-p', 'artifact-component',
     '--lib', '--target-dir', 'target/guest'], { cwd: repo, stdio: 'inherit' });
 }
 const bytes = fs.readFileSync(wasm);

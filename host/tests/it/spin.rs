@@ -251,7 +251,7 @@ fn compose_seeder(m: &toml::Table) -> Vec<u8> {
     let config = deps.iter().find(|d| d.name.starts_with("wasi:config")).expect("the wasi:config dependency");
     let storage = Dep { name: "artifact:store/storage@0.1.0".into(), path: backend.path.clone(), export: None, inherit: vec![] };
     let metadata = Dep { name: "artifact:store/metadata@0.1.0".into(), path: backend.path.clone(), export: None, inherit: vec![] };
-    let edge = root().join("target/guest-edge/wasm32-wasip2/release/artifact_component.wasm");
+    let edge = root().join("target/guest-edge/wasm32-wasip2/guest/artifact_component.wasm");
     compose(
         &edge,
         &[("kv-storage".into(), &storage), ("kv-metadata".into(), &metadata), ("kv-config".into(), config)],

@@ -35,7 +35,7 @@ __all__ = ["Store", "mem_store", "fs_store", "ArtifactError", "ArtifactTrap", "M
            "MemMetadata", "FsStorage", "FsMetadata", "BackendError", "CHUNK", "INLINE_MAX"]
 
 REPO = Path(__file__).resolve().parents[3]
-WASM = REPO / "target/guest/wasm32-wasip2/release/artifact_component.wasm"
+WASM = REPO / "target/guest/wasm32-wasip2/guest/artifact_component.wasm"
 ARTIFACTS = "artifact:store/artifacts@0.1.0"
 STORAGE = "artifact:store/storage@0.1.0"
 METADATA = "artifact:store/metadata@0.1.0"
@@ -136,7 +136,7 @@ def _build_wasm() -> Path:
         return Path(wasm)
     if not os.environ.get("ARTIFACT_NO_CARGO"):
         # Cheap when up to date; keeps the .wasm in step with src/.
-        subprocess.run(["cargo", "build", "--release", "--locked", "--target", "wasm32-wasip2",
+        subprocess.run(["cargo", "build", "--profile", "guest", "--locked", "--target", "wasm32-wasip2",
                         "-p", "artifact-component", "--lib", "--target-dir", "target/guest"],
                        cwd=REPO, check=True)
     return WASM

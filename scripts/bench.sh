@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Every benchmark scenario (issue 9) from a fresh clone, in one command:
+#   bash scripts/bench.sh [--quick] [--only 1,2,6] [--budget-ms N]   (options go to artifact-bench)
+# Installs the reference tools (wrk, nginx) and PostgreSQL when missing, starts a throwaway
+# PostgreSQL on 127.0.0.1 for scenario 7, builds the bench and the `artifact` binary together and
+# prints the table (progress on stderr). See benches/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rustup target add wasm32-wasip2 >/dev/null
+bash scripts/deps.sh postgresql moto wrk nginx
+eval "$(bash scripts/services.sh start)"
+trap 'bash scripts/services.sh stop' EXIT
+export ARTIFACT_BENCH_POSTGRES=${ARTIFACT_BENCH_POSTGRES:-$ARTIFACT_TEST_POSTGRES}
+
+PROFILE=${ARTIFACT_BENCH_PROFILE:-release}
+echo "== building (cargo build --profile $PROFILE -p artifact-bench -p artifact-host --bins)" >&2
+cargo build --locked --profile "$PROFILE" -p artifact-bench -p artifact-host --bins
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+"$target/$PROFILE/artifact-bench" "$@"
