@@ -13,7 +13,7 @@ eval "$(bash scripts/services.sh start)"
 trap 'bash scripts/services.sh stop' EXIT
 export ARTIFACT_BENCH_POSTGRES=${ARTIFACT_BENCH_POSTGRES:-$ARTIFACT_TEST_POSTGRES}
 
-PROFILE=${ARTIFACT_BENCH_PROFILE:-release}
+PROFILE=${ARTIFACT_BENCH_PROFILE:-benchmark}
 echo "== building (cargo build --profile $PROFILE -p artifact-bench -p artifact-host --bins)" >&2
 cargo build --locked --profile "$PROFILE" -p artifact-bench -p artifact-host --bins
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')

@@ -22,7 +22,8 @@ use artifact_component::backend::{clamp_limit, cursor, page};
 use artifact_component::model::*;
 use postgres::error::SqlState;
 use postgres::types::ToSql;
-use postgres::{Client, Config, NoTls, Row};
+use postgres::{Client, Config, NoTls, Row, Statement};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -161,32 +162,58 @@ fn row_to_record(row: &Row) -> Result<Record, Error> {
 /// Metadata in a PostgreSQL database, shared by any number of hosts.
 pub struct PostgresMetadata {
     config: Config,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<Pooled>>,
+}
+
+/// Statements prepared per connection before the cache starts over (listings with different
+/// filters are different statements).
+const STATEMENT_CACHE: usize = 64;
+
+/// An idle connection and the statements prepared on it.
+struct Pooled {
+    client: Client,
+    statements: HashMap<String, Statement>,
 }
 
 /// A pooled connection; returned to the pool on drop unless it broke.
 struct Conn<'a> {
     pool: &'a PostgresMetadata,
-    client: Option<Client>,
+    client: Option<Pooled>,
+}
+
+impl Conn<'_> {
+    /// `sql`, prepared once per connection: a query by text costs a prepare round trip each time.
+    fn prepared(&mut self, sql: &str) -> Result<Statement, Error> {
+        let p = self.client.as_mut().expect("present until drop");
+        if let Some(st) = p.statements.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = p.client.prepare(sql).map_err(db_err)?;
+        if p.statements.len() >= STATEMENT_CACHE {
+            p.statements.clear();
+        }
+        p.statements.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
 }
 
 impl std::ops::Deref for Conn<'_> {
     type Target = Client;
     fn deref(&self) -> &Client {
-        self.client.as_ref().expect("present until drop")
+        &self.client.as_ref().expect("present until drop").client
     }
 }
 
 impl std::ops::DerefMut for Conn<'_> {
     fn deref_mut(&mut self) -> &mut Client {
-        self.client.as_mut().expect("present until drop")
+        &mut self.client.as_mut().expect("present until drop").client
     }
 }
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.client.take() {
-            if !c.is_closed() {
+            if !c.client.is_closed() {
                 let mut idle = self.pool.idle();
                 if idle.len() < MAX_IDLE {
                     idle.push(c);
@@ -212,21 +239,21 @@ impl PostgresMetadata {
         Ok(m)
     }
 
-    fn idle(&self) -> MutexGuard<'_, Vec<Client>> {
+    fn idle(&self) -> MutexGuard<'_, Vec<Pooled>> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn conn(&self) -> Result<Conn<'_>, Error> {
         let pooled = self.idle().pop();
         let client = match pooled {
-            Some(c) if !c.is_closed() => c,
-            _ => self
-                .config
-                .connect(NoTls)
-                .map_err(|e| {
+            Some(c) if !c.client.is_closed() => c,
+            _ => Pooled {
+                client: self.config.connect(NoTls).map_err(|e| {
                     let cause = std::error::Error::source(&e).map(|c| format!(": {c}")).unwrap_or_default();
                     Error::Metadata(format!("postgres: connect: {e}{cause}"))
                 })?,
+                statements: HashMap::new(),
+            },
         };
         Ok(Conn { pool: self, client: Some(client) })
     }
@@ -303,7 +330,9 @@ impl PostgresMetadata {
     }
 
     fn select_one(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Option<Record>, Error> {
-        let row = self.conn()?.query_opt(sql, args).map_err(db_err)?;
+        let mut c = self.conn()?;
+        let st = c.prepared(sql)?;
+        let row = c.query_opt(&st, args).map_err(db_err)?;
         row.as_ref().map(row_to_record).transpose()
     }
 }
@@ -351,7 +380,10 @@ impl Metadata for PostgresMetadata {
         let by_name = format!("SELECT {COLUMNS} FROM artifacts WHERE bucket = $1 AND name = $2");
         // The winner can only vanish if it is deleted between the two statements; try again then.
         for _ in 0..3 {
-            let r = self.conn()?.query_opt(&insert, &refs(&params));
+            let mut c = self.conn()?;
+            let st = c.prepared(&insert)?;
+            let r = c.query_opt(&st, &refs(&params));
+            drop(c);
             let conflict = match r {
                 Ok(Some(row)) => return Ok(Inserted { record: row_to_record(&row)?, created: true }),
                 Ok(None) => None,
@@ -388,7 +420,9 @@ impl Metadata for PostgresMetadata {
              ev AS ({}) SELECT count(*) FROM up",
             event_sql("update", "up")
         );
-        match self.conn()?.query_one(&sql, &refs(&params)) {
+        let mut c = self.conn()?;
+        let st = c.prepared(&sql)?;
+        match c.query_one(&st, &refs(&params)) {
             Ok(row) if row.get::<_, i64>(0) == 0 => {
                 Err(Error::NotFound(format!("no artifact with id {}", rec.id)))
             }
@@ -419,7 +453,9 @@ impl Metadata for PostgresMetadata {
     fn list(&self, q: &ListQuery) -> Result<Page, Error> {
         let limit = clamp_limit(q.limit);
         let (sql, args) = sql::list::<Postgres>(q, COLUMNS, limit)?;
-        let rows = self.conn()?.query(&sql, &refs(&args)).map_err(db_err)?;
+        let mut c = self.conn()?;
+        let st = c.prepared(&sql)?;
+        let rows = c.query(&st, &refs(&args)).map_err(db_err)?;
         let records = rows.iter().map(row_to_record).collect::<Result<Vec<_>, _>>()?;
         let (records, next_cursor) = page(records, limit, cursor::of);
         Ok(Page { records, next_cursor })
@@ -443,7 +479,9 @@ impl Metadata for PostgresMetadata {
              ev AS ({}) SELECT count(*) FROM del",
             event_sql("delete", "del")
         );
-        let row = self.conn()?.query_one(&sql, &[&id]).map_err(db_err)?;
+        let mut c = self.conn()?;
+        let st = c.prepared(&sql)?;
+        let row = c.query_one(&st, &[&id]).map_err(db_err)?;
         Ok(row.get::<_, i64>(0) > 0)
     }
 
@@ -454,7 +492,9 @@ impl Metadata for PostgresMetadata {
              access_count = access_count + 1 WHERE id = $1 RETURNING id, bucket, name) {}",
             event_sql("read", "t")
         );
-        self.conn()?.execute(&sql, &[&id, &at]).map_err(db_err)?;
+        let mut c = self.conn()?;
+        let st = c.prepared(&sql)?;
+        c.execute(&st, &[&id, &at]).map_err(db_err)?;
         Ok(())
     }
 }
