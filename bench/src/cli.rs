@@ -23,10 +23,10 @@ fn artifact_bin() -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // Built together with this crate so that features unify exactly as in `cargo run -p
     // artifact-bench`; building `-p artifact-host` alone would recompile wasmtime.
-    eprintln!("[bench] cargo build --profile {profile} -p artifact-bench -p artifact-host --bins …");
+    eprintln!("[bench] cargo build --profile {profile} -p artifact-bench -p artifact-host --bins --no-default-features …");
     let st = Command::new(cargo)
         .current_dir(root)
-        .args(["build", "--locked", "--profile", profile, "-p", "artifact-bench", "-p", "artifact-host", "--bins", "--target-dir"])
+        .args(["build", "--locked", "--profile", profile, "-p", "artifact-bench", "-p", "artifact-host", "--bins", "--no-default-features", "--target-dir"])
         .arg(target_dir)
         .stdout(Stdio::null())
         .status()

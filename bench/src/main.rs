@@ -98,7 +98,8 @@ impl Opts {
 
 const HELP: &str = "artifact-bench: side-by-side benchmarks of the artifact component (issue 9)
 
-USAGE: cargo run --release -p artifact-bench -- [OPTIONS]
+USAGE: bash scripts/bench.sh [OPTIONS]          (installs wrk, nginx, PostgreSQL; builds; runs)
+       cargo run --release -p artifact-bench -- [OPTIONS]
 
 OPTIONS:
   --quick            scaled-down sizes and budgets (64 MiB -> 4 MiB, 1 GiB -> 64 MiB, 1M rows -> 20k)
@@ -109,7 +110,8 @@ OPTIONS:
   --wasm FILE        run this component instead of the embedded one (scenarios 1-3, 6, 7)
   -h, --help
 
-ENV: ARTIFACT_BENCH_POSTGRES=postgres://… adds PostgreSQL to scenario 7.";
+ENV: ARTIFACT_BENCH_POSTGRES=postgres://… (else ARTIFACT_TEST_POSTGRES, as scripts/services.sh
+     prints it) adds PostgreSQL to scenario 7.";
 
 fn default_data_dir() -> PathBuf {
     // <target>/release/artifact-bench -> <target>/bench-data

@@ -5,6 +5,7 @@
 
 use super::common::{print_json, Env};
 use artifact_host::metadata::postgres::PostgresMetadata;
+#[cfg(feature = "s3")]
 use artifact_host::storage::s3::S3Storage;
 use artifact_host::{metadata, storage, HostError};
 use artifact_component::backend::{Publish, Storage};
@@ -51,6 +52,7 @@ fn probe_storage(s: &dyn Storage) -> Result<(), Error> {
 }
 
 fn check_storage(uri: &str) -> Value {
+    #[cfg(feature = "s3")]
     if let Some(rest) = uri.strip_prefix("s3://") {
         return report(uri, "s3", S3Storage::open(rest).and_then(|s| s.probe()));
     }

@@ -2,6 +2,7 @@
 //! `storage` import (routing each object URI by its scheme).
 
 pub mod fs;
+#[cfg(feature = "s3")]
 pub mod s3;
 
 pub use artifact_component::backend::mem::MemStorage;
@@ -19,7 +20,12 @@ pub fn open(uri: &str) -> Result<SharedStorage, Error> {
         return Ok(Arc::new(fs::FsStorage::open(path)?));
     }
     if let Some(rest) = uri.strip_prefix("s3://") {
+        #[cfg(feature = "s3")]
         return Ok(Arc::new(s3::S3Storage::open(rest)?));
+        #[cfg(not(feature = "s3"))]
+        return Err(Error::InvalidArgument(format!(
+            "storage URI s3://{rest}: this build has no S3 support (cargo feature `s3`, on by default)"
+        )));
     }
     if uri == "mem://" || uri == "mem" {
         return Ok(Arc::new(MemStorage::default()));

@@ -9,6 +9,7 @@ mod buckets;
 mod cli;
 mod edge;
 mod manifests;
+#[cfg(feature = "s3")]
 mod remote_backends;
 mod results;
 mod sandbox;

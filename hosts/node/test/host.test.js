@@ -9,7 +9,14 @@ import { memStore, fsStore } from '../index.js';
 import { loadJson, patternBody, throwsTag } from './util.js';
 
 const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'artifact-node-'));
+// Scratch directories, removed when the test process exits.
+const scratch = [];
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'artifact-node-'));
+  scratch.push(d);
+  return d;
+};
+process.on('exit', () => scratch.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 for (const [kind, open] of [['mem', () => memStore()], ['fs', () => fsStore(tmp())]]) {
   test(`${kind}: put / get / head round trip in every mode and compression`, async () => {
