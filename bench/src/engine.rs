@@ -44,6 +44,14 @@ fn body_len(b: &Body) -> usize {
     }
 }
 
+impl Row {
+    /// The ratio column as "N× slower": our median over the reference's.
+    fn slower(mut self, ours: &Samples, reference: &Samples) -> Self {
+        self.ratio = format!("{:.2}× slower", ours.median().as_secs_f64() / reference.median().as_secs_f64());
+        self
+    }
+}
+
 fn med_p99(s: &Samples) -> String {
     format!("{} / {}", fmt_dur(s.median()), fmt_dur(s.p99()))
 }
@@ -70,17 +78,8 @@ pub fn per_call(o: &Opts) -> Result<Vec<Row>, String> {
             med_p99(&ours),
             format!("{} native `Store::head`", med_p99(&reference)),
         )
-        .ratio_info(ours.median().as_secs_f64() / reference.median().as_secs_f64());
-        let row = if pooling {
-            let mut r = row.check(ours.median().as_micros() <= 15, "≤ 15 µs median");
-            r.ratio = format!("{}× slower", r.ratio);
-            r
-        } else {
-            let mut r = row;
-            r.ratio = format!("{}× slower", r.ratio);
-            r
-        };
-        rows.push(row);
+        .slower(&ours, &reference);
+        rows.push(if pooling { row.check(ours.median().as_micros() <= 15, "≤ 15 µs median") } else { row });
         if pooling {
             // The call alone, on one warm instance: splits the per-call cost from instantiation.
             let mut sess = rt.session().map_err(|e| e.to_string())?;
@@ -90,10 +89,10 @@ pub fn per_call(o: &Opts) -> Result<Vec<Row>, String> {
                 || sess.head(&id).expect("head"),
                 || store.head(&nid).expect("native head"),
             );
-            let mut r = Row::new("1 head on a warm instance (median / p99)", med_p99(&warm), format!("{} native `Store::head`", med_p99(&reference)))
-                .ratio_info(warm.median().as_secs_f64() / reference.median().as_secs_f64());
-            r.ratio = format!("{}× slower", r.ratio);
-            rows.push(r);
+            rows.push(
+                Row::new("1 head on a warm instance (median / p99)", med_p99(&warm), format!("{} native `Store::head`", med_p99(&reference)))
+                    .slower(&warm, &reference),
+            );
         }
     }
     Ok(rows)

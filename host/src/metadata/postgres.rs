@@ -239,6 +239,13 @@ impl PostgresMetadata {
         Ok(m)
     }
 
+    /// A pooled connection and `sql` prepared on it (see [`Conn::prepared`]).
+    fn prepare(&self, sql: &str) -> Result<(Conn<'_>, Statement), Error> {
+        let mut c = self.conn()?;
+        let st = c.prepared(sql)?;
+        Ok((c, st))
+    }
+
     fn idle(&self) -> MutexGuard<'_, Vec<Pooled>> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -330,8 +337,7 @@ impl PostgresMetadata {
     }
 
     fn select_one(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Option<Record>, Error> {
-        let mut c = self.conn()?;
-        let st = c.prepared(sql)?;
+        let (mut c, st) = self.prepare(sql)?;
         let row = c.query_opt(&st, args).map_err(db_err)?;
         row.as_ref().map(row_to_record).transpose()
     }
@@ -380,8 +386,7 @@ impl Metadata for PostgresMetadata {
         let by_name = format!("SELECT {COLUMNS} FROM artifacts WHERE bucket = $1 AND name = $2");
         // The winner can only vanish if it is deleted between the two statements; try again then.
         for _ in 0..3 {
-            let mut c = self.conn()?;
-            let st = c.prepared(&insert)?;
+            let (mut c, st) = self.prepare(&insert)?;
             let r = c.query_opt(&st, &refs(&params));
             drop(c);
             let conflict = match r {
@@ -420,8 +425,7 @@ impl Metadata for PostgresMetadata {
              ev AS ({}) SELECT count(*) FROM up",
             event_sql("update", "up")
         );
-        let mut c = self.conn()?;
-        let st = c.prepared(&sql)?;
+        let (mut c, st) = self.prepare(&sql)?;
         match c.query_one(&st, &refs(&params)) {
             Ok(row) if row.get::<_, i64>(0) == 0 => {
                 Err(Error::NotFound(format!("no artifact with id {}", rec.id)))
@@ -453,8 +457,7 @@ impl Metadata for PostgresMetadata {
     fn list(&self, q: &ListQuery) -> Result<Page, Error> {
         let limit = clamp_limit(q.limit);
         let (sql, args) = sql::list::<Postgres>(q, COLUMNS, limit)?;
-        let mut c = self.conn()?;
-        let st = c.prepared(&sql)?;
+        let (mut c, st) = self.prepare(&sql)?;
         let rows = c.query(&st, &refs(&args)).map_err(db_err)?;
         let records = rows.iter().map(row_to_record).collect::<Result<Vec<_>, _>>()?;
         let (records, next_cursor) = page(records, limit, cursor::of);
@@ -479,8 +482,7 @@ impl Metadata for PostgresMetadata {
              ev AS ({}) SELECT count(*) FROM del",
             event_sql("delete", "del")
         );
-        let mut c = self.conn()?;
-        let st = c.prepared(&sql)?;
+        let (mut c, st) = self.prepare(&sql)?;
         let row = c.query_one(&st, &[&id]).map_err(db_err)?;
         Ok(row.get::<_, i64>(0) > 0)
     }
@@ -492,8 +494,7 @@ impl Metadata for PostgresMetadata {
              access_count = access_count + 1 WHERE id = $1 RETURNING id, bucket, name) {}",
             event_sql("read", "t")
         );
-        let mut c = self.conn()?;
-        let st = c.prepared(&sql)?;
+        let (mut c, st) = self.prepare(&sql)?;
         c.execute(&st, &[&id, &at]).map_err(db_err)?;
         Ok(())
     }

@@ -87,24 +87,9 @@ fn eight_put_processes_on_one_pair_make_one_record() {
             p.to_str().unwrap().to_string()
         })
         .collect();
-    let children: Vec<_> = files
-        .iter()
-        .map(|f| {
-            h.command(&["put", f, "--bucket", "drops", "--name", "prices.csv", "--content-type", "auto"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outs: Vec<Value> = children
-        .into_iter()
-        .map(|c| {
-            let o = c.wait_with_output().unwrap();
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            serde_json::from_slice(&o.stdout).unwrap()
-        })
-        .collect();
+    let outs = crate::common::run_concurrently(
+        files.iter().map(|f| h.command(&["put", f, "--bucket", "drops", "--name", "prices.csv", "--content-type", "auto"])),
+    );
     let ids: HashSet<_> = outs.iter().map(|v| v["meta"]["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert_eq!(outs.iter().filter(|v| v["created"] == true).count(), 1);

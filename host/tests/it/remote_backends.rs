@@ -225,25 +225,15 @@ fn processes_racing_get_or_create_make_one_artifact() {
     let o = artifact(&storage, &["head", "nothing/here"]).output().unwrap();
     assert!(!o.status.success());
     const N: usize = 4;
-    let children: Vec<_> = (0..N)
+    let cmds: Vec<_> = (0..N)
         .map(|i| {
             let f = dir.path().join(format!("body{i}.json"));
             std::fs::write(&f, format!("{{\"writer\": {i}}}")).unwrap();
             artifact(&storage, &["put", f.to_str().unwrap(), "--bucket", &bucket, "--name", "shared.json"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
         })
         .collect();
-    let outs: Vec<Value> = children
-        .into_iter()
-        .map(|c| {
-            let o = c.wait_with_output().unwrap();
-            assert!(o.status.success(), "put failed: {}", String::from_utf8_lossy(&o.stderr));
-            serde_json::from_slice(&o.stdout).unwrap()
-        })
-        .collect();
+    // Files first, then all puts at once.
+    let outs = crate::common::run_concurrently(cmds);
     let created = outs.iter().filter(|o| o["created"] == Value::Bool(true)).count();
     assert_eq!(created, 1, "{N} racing puts, {created} created: {outs:#?}");
     let refs: std::collections::BTreeSet<&str> = outs.iter().map(|o| o["ref"].as_str().unwrap()).collect();

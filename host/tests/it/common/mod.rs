@@ -34,6 +34,23 @@ pub fn json_of(args: &[&str], o: &Output, ok: bool) -> Value {
 }
 
 /// A temporary working directory whose `store/` is `ARTIFACT_HOME`.
+/// Starts every command at once (output captured), waits for all, and returns each one's stdout
+/// as JSON, in order; a command that fails fails the test with its stderr.
+pub fn run_concurrently(cmds: impl IntoIterator<Item = Command>) -> Vec<Value> {
+    let children: Vec<_> = cmds
+        .into_iter()
+        .map(|mut c| c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap())
+        .collect();
+    children
+        .into_iter()
+        .map(|c| {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "command failed: {}", String::from_utf8_lossy(&o.stderr));
+            serde_json::from_slice(&o.stdout).unwrap()
+        })
+        .collect()
+}
+
 pub struct Home {
     dir: tempfile::TempDir,
 }
