@@ -31,6 +31,8 @@ pub trait Storage {
         limit: u32,
     ) -> Result<(Vec<String>, Option<String>), Error>;
     fn delete(&self, uri: &str) -> Result<bool, Error>;
+    /// Removes staged writes begun before `before` (ms); see WIT `storage.collect-staging`.
+    fn collect_staging(&self, before: Timestamp) -> Result<u32, Error>;
 }
 
 /// Outcome of [`Metadata::insert_if_absent`].
@@ -51,6 +53,59 @@ pub trait Metadata {
     fn summary(&self, bucket: &str) -> Result<BucketSummary, Error>;
     fn delete(&self, id: &str) -> Result<bool, Error>;
     fn touch(&self, id: &str, at: Timestamp) -> Result<(), Error>;
+    /// See WIT `metadata.pin-object`: `false` while a live delete claim exists.
+    fn pin_object(&self, uri: &str, holder: &str, now: Timestamp, until: Timestamp) -> Result<bool, Error>;
+    /// See WIT `metadata.unpin-object`.
+    fn unpin_object(&self, uri: &str, holder: &str) -> Result<(), Error>;
+    /// See WIT `metadata.claim-delete`: `true` only when nothing uses or is about to use `uri`.
+    fn claim_delete(&self, uri: &str, now: Timestamp, until: Timestamp) -> Result<bool, Error>;
+    /// See WIT `metadata.finish-delete`.
+    fn finish_delete(&self, uri: &str) -> Result<(), Error>;
+    /// See WIT `metadata.stale-claims`.
+    fn stale_claims(&self, before: Timestamp, limit: u32) -> Result<Vec<String>, Error>;
+}
+
+/// The claims on one object URI (WIT `metadata`, "object claims"), as a value: the in-memory
+/// backends keep one per URI and apply these rules; SQL backends express the same rules as
+/// statements in one transaction. Pins are keyed by holder; at most one delete claim.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UriClaims {
+    /// Holder → until.
+    pub pins: std::collections::BTreeMap<String, Timestamp>,
+    /// Until of the delete claim.
+    pub delete: Option<Timestamp>,
+}
+
+impl UriClaims {
+    /// Drops claims whose `until` is at or before `now`.
+    pub fn prune(&mut self, now: Timestamp) {
+        self.pins.retain(|_, u| *u > now);
+        self.delete = self.delete.filter(|u| *u > now);
+    }
+    /// `pin-object`: refused while a live delete claim exists.
+    pub fn pin(&mut self, holder: &str, now: Timestamp, until: Timestamp) -> bool {
+        if self.delete.is_some_and(|u| u > now) {
+            return false;
+        }
+        self.pins.insert(holder.to_string(), until);
+        true
+    }
+    /// `claim-delete`, given whether a record uses the URI.
+    pub fn claim_delete(&mut self, now: Timestamp, until: Timestamp, referenced: bool) -> bool {
+        self.prune(now);
+        if referenced || !self.pins.is_empty() || self.delete.is_some() {
+            return false;
+        }
+        self.delete = Some(until);
+        true
+    }
+    /// Whether any claim is at or before `before`.
+    pub fn stale(&self, before: Timestamp) -> bool {
+        self.pins.values().any(|u| *u <= before) || self.delete.is_some_and(|u| u <= before)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.pins.is_empty() && self.delete.is_none()
+    }
 }
 
 /// The most entries one listing page holds; requested limits are clamped to `1..=MAX_PAGE`.
@@ -188,6 +243,10 @@ pub mod mem {
         fn delete(&self, uri: &str) -> Result<bool, Error> {
             Ok(lock(&self.objects).remove(uri).is_some())
         }
+        fn collect_staging(&self, _before: Timestamp) -> Result<u32, Error> {
+            // Staged bytes live in their writer and vanish with it.
+            Ok(0)
+        }
     }
 
     /// Records in a map keyed by id, with hash indexes on (bucket, name) and logical ref, so
@@ -202,16 +261,36 @@ pub mod mem {
         records: BTreeMap<String, Record>,
         by_name: HashMap<(String, String), String>,
         by_ref: HashMap<String, String>,
+        /// Object URI → number of records whose location it is.
+        by_uri: HashMap<String, usize>,
+        claims: BTreeMap<String, UriClaims>,
     }
 
     impl Table {
         fn index(&mut self, rec: &Record) {
             self.by_name.insert((rec.bucket.clone(), rec.name.clone()), rec.id.clone());
             self.by_ref.insert(rec.logical_ref.clone(), rec.id.clone());
+            *self.by_uri.entry(rec.location.uri.clone()).or_default() += 1;
         }
         fn unindex(&mut self, rec: &Record) {
             self.by_name.remove(&(rec.bucket.clone(), rec.name.clone()));
             self.by_ref.remove(&rec.logical_ref);
+            if let Some(n) = self.by_uri.get_mut(&rec.location.uri) {
+                *n -= 1;
+                if *n == 0 {
+                    self.by_uri.remove(&rec.location.uri);
+                }
+            }
+        }
+        /// Applies `f` to the claims of `uri`, dropping the entry when it ends up empty.
+        fn with_claims<T>(&mut self, uri: &str, f: impl FnOnce(&mut UriClaims, bool) -> T) -> T {
+            let referenced = self.by_uri.contains_key(uri);
+            let c = self.claims.entry(uri.to_string()).or_default();
+            let out = f(c, referenced);
+            if c.is_empty() {
+                self.claims.remove(uri);
+            }
+            out
         }
         fn name_owner(&self, bucket: &str, name: &str) -> Option<&String> {
             self.by_name.get(&(bucket.to_string(), name.to_string()))
@@ -301,6 +380,25 @@ pub mod mem {
         }
         fn touch(&self, _id: &str, _at: Timestamp) -> Result<(), Error> {
             Ok(())
+        }
+        fn pin_object(&self, uri: &str, holder: &str, now: Timestamp, until: Timestamp) -> Result<bool, Error> {
+            Ok(lock(&self.table).with_claims(uri, |c, _| c.pin(holder, now, until)))
+        }
+        fn unpin_object(&self, uri: &str, holder: &str) -> Result<(), Error> {
+            lock(&self.table).with_claims(uri, |c, _| c.pins.remove(holder));
+            Ok(())
+        }
+        fn claim_delete(&self, uri: &str, now: Timestamp, until: Timestamp) -> Result<bool, Error> {
+            Ok(lock(&self.table).with_claims(uri, |c, referenced| c.claim_delete(now, until, referenced)))
+        }
+        fn finish_delete(&self, uri: &str) -> Result<(), Error> {
+            lock(&self.table).with_claims(uri, |c, _| c.delete = None);
+            Ok(())
+        }
+        fn stale_claims(&self, before: Timestamp, limit: u32) -> Result<Vec<String>, Error> {
+            let t = lock(&self.table);
+            let limit = clamp_limit(limit);
+            Ok(t.claims.iter().filter(|(_, c)| c.stale(before)).map(|(u, _)| u.clone()).take(limit).collect())
         }
     }
 }

@@ -34,6 +34,11 @@ use std::rc::Rc;
 struct Component;
 bindings::export!(Component with_types_in bindings);
 
+/// 64 bits from the host's CSPRNG (`wasi:random/random`), for ids and claim tokens.
+pub(crate) fn random_u64() -> u64 {
+    wasip2::random::random::get_random_u64()
+}
+
 // ---------- conversions ----------
 
 crate::wit_type_conversions!();
@@ -123,6 +128,9 @@ impl Storage for ImportedStorage {
     fn delete(&self, uri: &str) -> Result<bool, m::Error> {
         ws::delete(uri).map_err(err_in)
     }
+    fn collect_staging(&self, before: m::Timestamp) -> Result<u32, m::Error> {
+        ws::collect_staging(before).map_err(err_in)
+    }
 }
 
 struct ImportedMetadata;
@@ -155,6 +163,21 @@ impl Metadata for ImportedMetadata {
     }
     fn delete(&self, id: &str) -> Result<bool, m::Error> {
         wm::delete(id).map_err(err_in)
+    }
+    fn pin_object(&self, uri: &str, holder: &str, now: m::Timestamp, until: m::Timestamp) -> Result<bool, m::Error> {
+        wm::pin_object(uri, holder, now, until).map_err(err_in)
+    }
+    fn unpin_object(&self, uri: &str, holder: &str) -> Result<(), m::Error> {
+        wm::unpin_object(uri, holder).map_err(err_in)
+    }
+    fn claim_delete(&self, uri: &str, now: m::Timestamp, until: m::Timestamp) -> Result<bool, m::Error> {
+        wm::claim_delete(uri, now, until).map_err(err_in)
+    }
+    fn finish_delete(&self, uri: &str) -> Result<(), m::Error> {
+        wm::finish_delete(uri).map_err(err_in)
+    }
+    fn stale_claims(&self, before: m::Timestamp, limit: u32) -> Result<Vec<String>, m::Error> {
+        wm::stale_claims(before, limit).map_err(err_in)
     }
     fn touch(&self, id: &str, at: m::Timestamp) -> Result<(), m::Error> {
         wm::touch(id, at).map_err(err_in)
@@ -293,8 +316,13 @@ impl wa::Guest for Component {
     fn delete(r: String) -> Result<String, wt::Error> {
         engine().delete(&r).map_err(err_out)
     }
-    fn gc() -> Result<wa::GcReport, wt::Error> {
-        engine().gc().map(|g| wa::GcReport { records: g.records, blobs: g.blobs }).map_err(err_out)
+    fn gc(options: wa::GcOptions) -> Result<wa::GcReport, wt::Error> {
+        let mut o = store::GcOptions::default();
+        o.staging_grace_ms = options.staging_grace_ms;
+        engine()
+            .gc_with(&o)
+            .map(|g| wa::GcReport { records: g.records, blobs: g.blobs, staging: g.staging })
+            .map_err(err_out)
     }
     fn externalize(result: String, options: wa::ExternalizeOptions) -> wa::Externalized {
         externalized_out(engine().externalize(&result, &externalize_options_in(options)))

@@ -1,10 +1,7 @@
 //! Artifact ids: 26 characters of Crockford base32 (a ULID layout): 48 bits of creation time in
-//! milliseconds, then 80 bits that are unique per process (seeded from the OS random source), so
-//! ids sort by creation time.
-
-use std::cell::Cell;
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+//! milliseconds, then 80 random bits, so ids sort by creation time. Inside the component the
+//! random bits come from `wasi:random/random` (the host's CSPRNG); natively from std's
+//! OS-seeded hasher keys plus a counter.
 
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -16,12 +13,20 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-thread_local! {
-    static SEED: RandomState = RandomState::new();
-    static COUNTER: Cell<u64> = const { Cell::new(0) };
+#[cfg(target_arch = "wasm32")]
+fn random_u64(_salt: u64) -> u64 {
+    crate::component::random_u64()
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn random_u64(salt: u64) -> u64 {
+    use std::cell::Cell;
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    thread_local! {
+        static SEED: RandomState = RandomState::new();
+        static COUNTER: Cell<u64> = const { Cell::new(0) };
+    }
     let n = COUNTER.with(|c| {
         let v = c.get().wrapping_add(1);
         c.set(v);

@@ -373,6 +373,8 @@ pub struct PutResult {
 pub struct GcReport {
     pub records: Vec<String>,
     pub blobs: Vec<String>,
+    /// Staged writes of killed puts removed.
+    pub staging: u32,
 }
 
 /// Options of `externalize` (defaults documented in the WIT and [`crate::externalize`]).

@@ -16,6 +16,21 @@ use std::rc::Rc;
 pub const DEFAULT_GET_MAX_BYTES: u64 = 256 << 20;
 /// Default bucket of artifacts put without one.
 pub const DEFAULT_BUCKET: &str = "default";
+/// How long a put's pin on its object URI lasts (WIT `metadata.pin-object`): the time from just
+/// before its object is committed until its record is inserted must stay under this, or a `gc`
+/// may treat the object as left behind by a killed put.
+pub const PIN_LEASE_MS: u64 = 15 * 60 * 1000;
+/// How long a delete claim lasts: between the claim and the end of the storage delete.
+pub const DELETE_LEASE_MS: u64 = 60 * 1000;
+/// How long `gc` leaves staged writes alone by default (a put streaming for longer than this
+/// while `gc` runs may lose its staging and fail cleanly).
+pub const DEFAULT_STAGING_GRACE_MS: u64 = 60 * 60 * 1000;
+/// Pause between pin attempts while a delete of the same URI is under way.
+const PIN_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
+/// The reserved first segment of content-addressed object paths.
+const CONTENT_PREFIX: &str = "blobs";
+/// Latest accepted expiry: 9999-12-31T23:59:59.999Z (timestamps print as RFC 3339).
+const MAX_TIMESTAMP: Timestamp = 253_402_300_799_999;
 
 /// The engine. Cheap to clone.
 #[derive(Clone)]
@@ -188,6 +203,12 @@ impl Store {
             None => None,
             Some(t) => crate::time::parse_ttl(t)?.map(|ms| now.saturating_add(ms)),
         };
+        if let Some(e) = expires_at.filter(|e| *e > MAX_TIMESTAMP) {
+            return Err(Error::InvalidArgument(format!(
+                "ttl {:?} puts the expiry past year 9999 ({e} ms since the epoch)",
+                opts.ttl.as_deref().unwrap_or_default()
+            )));
+        }
         let kind = opts.kind.unwrap_or_default();
         let drivers = self.storage.drivers();
         let default_driver = drivers
@@ -261,7 +282,7 @@ impl Store {
         // Validate the template now, with every variable that will exist at finish.
         if let Target::Template(t) = &target {
             let fake = "0".repeat(64);
-            t.render(&|v| template_var(&rec, opts, v, &fake))?;
+            template_uri(t, &|v| template_var(&rec, opts, v, &fake))?;
         }
         // Precompressed writes count encoded bytes here; the verifier enforces the cap on the
         // logical size instead.
@@ -311,17 +332,44 @@ impl Store {
         Ok(rec.id)
     }
 
-    /// Deletes `uri` unless a record still points to it. Returns whether it was deleted.
-    fn release_blob(&self, uri: &str) -> Result<bool, Error> {
-        let q = ListQuery { uri: Some(uri.to_string()), limit: 1, ..Default::default() };
-        if self.metadata.list(&q)?.records.is_empty() {
-            return self.storage.delete(uri);
+    /// Deletes the object at `uri` if nothing uses it and no put is about to (the deletion
+    /// contract of WIT `metadata`: claim, delete, finish). Returns whether it was deleted.
+    pub(crate) fn release_blob(&self, uri: &str) -> Result<bool, Error> {
+        let now = (self.now)();
+        if !self.metadata.claim_delete(uri, now, now.saturating_add(DELETE_LEASE_MS))? {
+            return Ok(false);
         }
-        Ok(false)
+        let deleted = self.storage.delete(uri);
+        let finished = self.metadata.finish_delete(uri);
+        let deleted = deleted?;
+        finished?;
+        Ok(deleted)
     }
 
-    /// Removes expired artifacts and unreferenced content-addressed blobs.
+    /// Pins `uri` for `holder` before its object is committed, waiting while a delete of the same
+    /// URI is under way (at most one delete lease).
+    fn pin(&self, uri: &str, holder: &str) -> Result<(), Error> {
+        let start = (self.now)();
+        loop {
+            let now = (self.now)();
+            if self.metadata.pin_object(uri, holder, now, now.saturating_add(PIN_LEASE_MS))? {
+                return Ok(());
+            }
+            if now.saturating_sub(start) > DELETE_LEASE_MS + 1000 {
+                return Err(Error::Conflict(format!("{uri} is being deleted; retry the put")));
+            }
+            std::thread::sleep(PIN_RETRY);
+        }
+    }
+
+    /// Removes expired artifacts, unreferenced content-addressed blobs, objects of puts and
+    /// deletes that were killed half-way, and staged writes older than the default grace period.
     pub fn gc(&self) -> Result<GcReport, Error> {
+        self.gc_with(&GcOptions::default())
+    }
+
+    /// [`Store::gc`] with options.
+    pub fn gc_with(&self, opts: &GcOptions) -> Result<GcReport, Error> {
         let now = (self.now)();
         let mut report = GcReport::default();
         loop {
@@ -338,8 +386,21 @@ impl Store {
                 }
             }
         }
+        // Claims that outlived their lease: a killed put's object (deleted unless a record uses
+        // it) or a killed delete (finished). Each round prunes what it saw, so this ends.
+        for _ in 0..10_000 {
+            let stale = self.metadata.stale_claims(now, 1000)?;
+            if stale.is_empty() {
+                break;
+            }
+            for u in stale {
+                if self.release_blob(&u)? && !report.blobs.contains(&u) {
+                    report.blobs.push(u);
+                }
+            }
+        }
         for d in self.storage.drivers() {
-            let prefix = format!("{d}://blobs/");
+            let prefix = format!("{d}://{CONTENT_PREFIX}/");
             let mut cursor: Option<String> = None;
             loop {
                 let (uris, next) = self.storage.list_objects(&prefix, cursor.as_deref(), 1000)?;
@@ -354,8 +415,59 @@ impl Store {
                 }
             }
         }
+        let grace = opts.staging_grace_ms.unwrap_or(DEFAULT_STAGING_GRACE_MS);
+        report.staging = self.storage.collect_staging(now.saturating_sub(grace))?;
         Ok(report)
     }
+
+    /// Checks that the object at `uri` holds exactly the logical bytes `rec` describes (size and
+    /// SHA-256, decoded per `rec.compression`), reading it whole. `Ok(false)` when it does not.
+    fn object_verifies(&self, rec: &Record, uri: &str) -> Result<bool, Error> {
+        let Some(stored) = self.storage.stat(uri)? else { return Ok(false) };
+        let mut probe = rec.clone();
+        probe.location.uri = uri.to_string();
+        probe.stored_bytes = stored;
+        if rec.compression == Compression::None && stored != rec.bytes {
+            return Ok(false);
+        }
+        let mut reader = Reader::open(self, probe, None, None)?;
+        loop {
+            match reader.read(1 << 20) {
+                Ok(c) if c.is_empty() => return Ok(true),
+                Ok(_) => {}
+                Err(Error::Integrity(_) | Error::Decode(_)) => return Ok(false),
+                Err(Error::NotFound(_)) => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Options of [`Store::gc_with`].
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct GcOptions {
+    /// Staged writes begun more than this long ago are removed (default one hour).
+    pub staging_grace_ms: Option<u64>,
+}
+
+impl GcOptions {
+    pub fn staging_grace_ms(mut self, ms: u64) -> Self {
+        self.staging_grace_ms = Some(ms);
+        self
+    }
+}
+
+/// Renders a store template and refuses what would land in the content-addressed namespace.
+fn template_uri(t: &Template, var: &dyn Fn(&str) -> Option<String>) -> Result<String, Error> {
+    let uri = t.render(var)?;
+    let path = uri.split_once("://").map_or(uri.as_str(), |(_, p)| p);
+    if path.split('/').next() == Some(CONTENT_PREFIX) {
+        return Err(Error::InvalidArgument(format!(
+            "store template renders {uri:?}, inside the content-addressed namespace {CONTENT_PREFIX}/ that only the store writes"
+        )));
+    }
+    Ok(uri)
 }
 
 fn short(s: &str) -> String {
@@ -515,10 +627,10 @@ impl Writer {
         rec.sha256 = sha.clone();
         let (uri, content_addressed) = match &w.target {
             Target::Content(d) => (
-                format!("{d}://blobs/sha256/{}/{sha}{}", &sha[..2], rec.compression.blob_suffix()),
+                format!("{d}://{CONTENT_PREFIX}/sha256/{}/{sha}{}", &sha[..2], rec.compression.blob_suffix()),
                 true,
             ),
-            Target::Template(t) => (t.render(&|v| template_var(&rec, &w.opts, v, &sha))?, false),
+            Target::Template(t) => (template_uri(t, &|v| template_var(&rec, &w.opts, v, &sha))?, false),
         };
         rec.location.uri = uri.clone();
         let overwrite = w.if_exists == IfExists::Overwrite;
@@ -532,49 +644,84 @@ impl Writer {
                 return Ok(PutResult { result_ref: crate::result_ref::to_json(&existing), record: existing, created: false });
             }
         }
-        let publish = if overwrite && !content_addressed { Publish::Overwrite } else { Publish::IfAbsent };
-        let stored_now = blob.commit(&uri, publish)?;
-        if !stored_now && !content_addressed {
-            return Err(Error::Conflict(format!("storage location {uri} is already taken")));
+        let old = if overwrite { store.metadata.get_by_id(&rec.id)? } else { None };
+        // The deletion contract: pin the URI before the object is committed, until the record
+        // that uses it is in; objects to release go only after the pin is gone.
+        let holder = ids::new_id((store.now)());
+        store.pin(&uri, &holder)?;
+        let mut release = Vec::new();
+        let out = self.publish_pinned(&mut rec, blob.as_mut(), content_addressed, old, w.if_exists, &mut release);
+        let unpinned = store.metadata.unpin_object(&uri, &holder);
+        if out.is_err() {
+            blob.abort();
+            release.push(uri);
         }
-        if !stored_now {
-            // Deduplicated onto an existing blob with the same logical bytes; its encoding (and so
-            // its stored size) may differ from ours, e.g. a precompressed blob made by `gzip -9`.
-            if let Some(n) = store.storage.stat(&uri)? {
-                rec.stored_bytes = n;
-            }
+        for u in release {
+            // Best effort: what stays behind is an orphan that `gc` removes.
+            let _ = store.release_blob(&u);
         }
-        if overwrite {
-            if let Some(old) = store.metadata.get_by_id(&rec.id)? {
-                store.metadata.update(&rec)?;
-                if old.location.uri != uri {
-                    store.release_blob(&old.location.uri)?;
+        let out = out?;
+        unpinned?;
+        Ok(out)
+    }
+
+    /// The part of [`Writer::publish`] that runs under the pin: commit (or verify and reuse) the
+    /// object, then insert or update the record. URIs to release afterwards go to `release`.
+    fn publish_pinned(
+        &self,
+        rec: &mut Record,
+        blob: &mut (dyn BlobWriter + Send),
+        content_addressed: bool,
+        old: Option<Record>,
+        if_exists: IfExists,
+        release: &mut Vec<String>,
+    ) -> Result<PutResult, Error> {
+        let store = &self.store;
+        let uri = rec.location.uri.clone();
+        if content_addressed {
+            // Content addresses are verified, not trusted: an object already there is reused only
+            // when it holds exactly these logical bytes; otherwise ours replaces it.
+            let mut reuse = store.storage.stat(&uri)?.is_some() && store.object_verifies(rec, &uri)?;
+            if !reuse {
+                let publish = if store.storage.stat(&uri)?.is_some() { Publish::Overwrite } else { Publish::IfAbsent };
+                if !blob.commit(&uri, publish)? {
+                    // Another put committed the same address a moment ago.
+                    if !store.object_verifies(rec, &uri)? {
+                        return Err(Error::Storage(format!("{uri} was replaced by bytes that do not verify; retry the put")));
+                    }
+                    reuse = true;
                 }
-                return Ok(PutResult { result_ref: crate::result_ref::to_json(&rec), record: rec, created: true });
-            }
-        }
-        let ins = match store.metadata.insert_if_absent(&rec) {
-            Ok(i) => i,
-            Err(e) => {
-                if stored_now && !content_addressed {
-                    let _ = store.storage.delete(&uri);
-                }
-                return Err(e);
-            }
-        };
-        if !ins.created && stored_now {
-            // Lost a get-or-create race: withdraw the blob we published, report the winner. A
-            // content-addressed blob goes only if no record points to it (the winner may have the
-            // same bytes); like `delete` and `gc`, this cannot see a concurrent put of the same
-            // bytes that deduplicated onto it and has not inserted its record yet.
-            if content_addressed {
-                store.release_blob(&uri)?;
             } else {
-                store.storage.delete(&uri)?;
+                blob.abort();
+            }
+            if reuse {
+                // Its encoding (so its size) may differ from ours, e.g. a blob made by `gzip -9`.
+                if let Some(n) = store.storage.stat(&uri)? {
+                    rec.stored_bytes = n;
+                }
+            }
+        } else {
+            // A template may replace only this artifact's own object.
+            let own = old.as_ref().is_some_and(|o| o.location.uri == uri);
+            let publish = if own { Publish::Overwrite } else { Publish::IfAbsent };
+            if !blob.commit(&uri, publish)? {
+                return Err(Error::Conflict(format!("storage location {uri} is already taken")));
             }
         }
-        if !ins.created && w.if_exists == IfExists::Fail {
-            return Err(Error::Conflict(format!("{}/{} already exists as {}", rec.bucket, rec.name, ins.record.id)));
+        if let Some(old) = old {
+            store.metadata.update(rec)?;
+            if old.location.uri != uri {
+                release.push(old.location.uri);
+            }
+            return Ok(PutResult { result_ref: crate::result_ref::to_json(rec), record: rec.clone(), created: true });
+        }
+        let ins = store.metadata.insert_if_absent(rec)?;
+        if !ins.created {
+            // Lost a get-or-create race: withdraw our object unless the winner uses it too.
+            release.push(uri);
+            if if_exists == IfExists::Fail {
+                return Err(Error::Conflict(format!("{}/{} already exists as {}", rec.bucket, rec.name, ins.record.id)));
+            }
         }
         Ok(PutResult { result_ref: crate::result_ref::to_json(&ins.record), record: ins.record, created: ins.created })
     }
@@ -627,7 +774,11 @@ impl Reader {
         let storage = store.storage.clone();
         let (src, skip) = match rec.compression {
             Compression::None => (Source::Direct(BlobSource::new(storage.clone(), &uri, offset, if full { size } else { len })), 0),
-            c => (Source::Decoded(codec::decoder(c, BlobSource::new(storage, &uri, 0, rec.stored_bytes))), offset),
+            c => {
+                // The object's own size: a shared blob may be encoded differently from ours.
+                let stored = storage.stat(&uri)?.ok_or_else(|| Error::NotFound(format!("no object at {uri}")))?;
+                (Source::Decoded(codec::decoder(c, BlobSource::new(storage, &uri, 0, stored))), offset)
+            }
         };
         Ok(Reader {
             uri,

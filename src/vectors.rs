@@ -52,6 +52,9 @@ impl Storage for Fs {
     fn delete(&self, uri: &str) -> Result<bool, Error> {
         self.0.delete(uri)
     }
+    fn collect_staging(&self, before: u64) -> Result<u32, Error> {
+        self.0.collect_staging(before)
+    }
 }
 
 fn store() -> (Store, Fs) {

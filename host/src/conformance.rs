@@ -373,9 +373,25 @@ pub fn storage_staging(s: &dyn Storage) {
     );
     assert_eq!(
         list_all(s, &base, 100),
-        vec![uri],
+        vec![uri.clone()],
         "storage: only the committed object may be listed"
     );
+
+    // collect_staging removes only writes begun before its cutoff, never committed objects.
+    let mut live = writer(s, &driver);
+    live.write(b"still streaming").unwrap();
+    let now = ids::now_ms();
+    s.collect_staging(now.saturating_sub(60_000)).unwrap();
+    s.collect_staging(0).unwrap();
+    let later = format!("{base}later");
+    assert!(
+        live.commit(&later, Publish::IfAbsent).unwrap(),
+        "storage: collect_staging took a live writer's staged bytes"
+    );
+    assert_eq!(read_all(s, &later), b"still streaming");
+    s.collect_staging(now + 60_000).unwrap();
+    assert_eq!(read_all(s, &uri), b"not yet", "storage: collect_staging touched a committed object");
+    assert_eq!(read_all(s, &later), b"still streaming", "storage: collect_staging touched a committed object");
 }
 
 /// `IfAbsent` keeps the first object; `Overwrite` replaces it.
@@ -600,10 +616,13 @@ pub fn metadata_suite(m: &(dyn Metadata + Sync), caps: MetadataCaps) {
     metadata_filters(m);
     metadata_paging(m);
     metadata_summary(m);
+    metadata_claims(m);
     if caps.concurrent_writers {
         metadata_concurrent_insert(m);
+        metadata_concurrent_claims(m);
     } else {
         skipped("metadata_concurrent_insert", "concurrent_writers");
+        skipped("metadata_concurrent_claims", "concurrent_writers");
     }
 }
 
@@ -1250,4 +1269,98 @@ pub fn metadata_concurrent_insert(m: &(dyn Metadata + Sync)) {
         1,
         "metadata: racing inserts stored more than one record"
     );
+}
+
+/// The object-claim rules of WIT `metadata`, one by one.
+pub fn metadata_claims(m: &dyn Metadata) {
+    let run = run_id();
+    let uri = |n: &str| format!("fs://conformance/{run}/claims/{n}");
+    let (a, b, c) = (uri("a"), uri("b"), uri("c"));
+    let t = 1_000_000u64;
+    // Nothing uses `a`: a delete claim succeeds; a second one is refused while it lives.
+    assert!(m.claim_delete(&a, t, t + 100).unwrap(), "metadata: claim_delete of an unused URI refused");
+    assert!(!m.claim_delete(&a, t + 1, t + 100).unwrap(), "metadata: two live delete claims on one URI");
+    // A live delete claim refuses pins; an expired one does not.
+    assert!(!m.pin_object(&a, "w1", t + 1, t + 500).unwrap(), "metadata: pin granted during a live delete claim");
+    m.finish_delete(&a).unwrap();
+    m.finish_delete(&a).unwrap(); // idempotent
+    assert!(m.pin_object(&a, "w1", t + 2, t + 500).unwrap(), "metadata: pin refused after finish_delete");
+    // A live pin refuses delete claims until it is removed.
+    assert!(!m.claim_delete(&a, t + 3, t + 100).unwrap(), "metadata: delete claimed under a live pin");
+    m.unpin_object(&a, "w2").unwrap(); // someone else's token removes nothing
+    assert!(!m.claim_delete(&a, t + 3, t + 100).unwrap(), "metadata: unpin by another holder removed the pin");
+    m.unpin_object(&a, "w1").unwrap();
+    m.unpin_object(&a, "w1").unwrap();
+    assert!(m.claim_delete(&a, t + 4, t + 100).unwrap(), "metadata: delete refused after unpin");
+    m.finish_delete(&a).unwrap();
+    // A record using the URI refuses delete claims; deleting the record allows them.
+    let bucket = format!("conf-{run}");
+    let mut r = record(&bucket, "claimed", ids::now_ms());
+    r.location.uri = b.clone();
+    insert_new(m, &r);
+    assert!(!m.claim_delete(&b, t, t + 100).unwrap(), "metadata: delete claimed while a record uses the URI");
+    let mut moved = r.clone();
+    moved.location.uri = c.clone();
+    m.update(&moved).unwrap();
+    assert!(!m.claim_delete(&c, t, t + 100).unwrap(), "metadata: update did not move the URI's use");
+    assert!(m.claim_delete(&b, t, t + 100).unwrap(), "metadata: the old URI of an updated record is still in use");
+    m.finish_delete(&b).unwrap();
+    assert!(m.delete(&r.id).unwrap());
+    assert!(m.claim_delete(&c, t, t + 100).unwrap(), "metadata: URI still in use after its record was deleted");
+    m.finish_delete(&c).unwrap();
+    // Expired claims: reported by stale_claims, pruned by claim_delete.
+    assert!(m.pin_object(&a, "killed", t, t + 10).unwrap());
+    assert!(m.claim_delete(&b, t, t + 20).unwrap());
+    let stale: Vec<String> = m.stale_claims(t + 20, 1000).unwrap().into_iter().filter(|u| u.contains(&run)).collect();
+    assert_eq!(stale, vec![a.clone(), b.clone()], "metadata: stale_claims");
+    let early: Vec<String> = m.stale_claims(t + 10, 1000).unwrap().into_iter().filter(|u| u.contains(&run)).collect();
+    assert_eq!(early, vec![a.clone()], "metadata: stale_claims counts a claim that has not expired");
+    assert!(m.pin_object(&b, "w3", t + 21, t + 50).unwrap(), "metadata: an expired delete claim still refuses pins");
+    m.unpin_object(&b, "w3").unwrap();
+    assert!(m.claim_delete(&a, t + 11, t + 30).unwrap(), "metadata: an expired pin still blocks deletion");
+    m.finish_delete(&a).unwrap();
+    assert!(m.claim_delete(&b, t + 21, t + 30).unwrap(), "metadata: an expired delete claim blocks a new one");
+    m.finish_delete(&b).unwrap();
+    let left: Vec<String> = m.stale_claims(u64::MAX / 2, 1000).unwrap().into_iter().filter(|u| u.contains(&run)).collect();
+    assert!(left.is_empty(), "metadata: claims left after finish: {left:?}");
+}
+
+/// Pins and delete claims racing on one URI from many threads: at every moment at most one side
+/// holds it, so a delete claim is never granted while a pin is live.
+pub fn metadata_concurrent_claims(m: &(dyn Metadata + Sync)) {
+    const N: usize = 8;
+    const ROUNDS: usize = 25;
+    let uri = format!("fs://conformance/{}/contended", run_id());
+    let t = 2_000_000u64;
+    let live_pins = std::sync::atomic::AtomicI64::new(0);
+    let deleting = std::sync::atomic::AtomicI64::new(0);
+    let barrier = Barrier::new(N);
+    std::thread::scope(|scope| {
+        for i in 0..N {
+            let (uri, live_pins, deleting, barrier) = (&uri, &live_pins, &deleting, &barrier);
+            scope.spawn(move || {
+                barrier.wait();
+                for round in 0..ROUNDS {
+                    if (i + round) % 2 == 0 {
+                        let holder = format!("w{i}-{round}");
+                        if m.pin_object(uri, &holder, t, t + 1_000_000).unwrap() {
+                            live_pins.fetch_add(1, Ordering::SeqCst);
+                            assert_eq!(deleting.load(Ordering::SeqCst), 0, "metadata: pin granted while a delete claim is held");
+                            std::thread::yield_now();
+                            live_pins.fetch_sub(1, Ordering::SeqCst);
+                            m.unpin_object(uri, &holder).unwrap();
+                        }
+                    } else if m.claim_delete(uri, t, t + 1_000_000).unwrap() {
+                        assert_eq!(deleting.fetch_add(1, Ordering::SeqCst), 0, "metadata: two delete claims granted at once");
+                        assert_eq!(live_pins.load(Ordering::SeqCst), 0, "metadata: delete claim granted under a live pin");
+                        std::thread::yield_now();
+                        deleting.fetch_sub(1, Ordering::SeqCst);
+                        m.finish_delete(uri).unwrap();
+                    }
+                }
+            });
+        }
+    });
+    assert!(m.claim_delete(&uri, t, t + 1).unwrap(), "metadata: claims left behind by the race");
+    m.finish_delete(&uri).unwrap();
 }

@@ -2,9 +2,10 @@
 //! the `artifact` CLI and HTTP server are made of.
 
 pub mod conformance;
+pub mod home;
 pub mod metadata;
 pub mod storage;
 pub mod runtime;
 pub mod serve;
 
-pub use runtime::{HostError, Limits, Runtime, RuntimeBuilder};
+pub use runtime::{GcOptions, HostError, Limits, Runtime, RuntimeBuilder};

@@ -61,6 +61,17 @@ CREATE INDEX IF NOT EXISTS artifacts_uri ON artifacts (uri);
 CREATE INDEX IF NOT EXISTS artifacts_expires ON artifacts (expires_at)
     WHERE expires_at IS NOT NULL;
 
+-- Object claims: the deletion contract of WIT `metadata` (pins by writers about to publish an
+-- object; holder '' is the one delete claim). Every claim operation takes the transaction-level
+-- advisory lock of its URI first, so claims on one URI never interleave across hosts.
+CREATE TABLE IF NOT EXISTS object_claims (
+    uri     text COLLATE "C" NOT NULL,
+    holder  text COLLATE "C" NOT NULL,
+    until   bigint NOT NULL,
+    PRIMARY KEY (uri, holder)
+);
+CREATE INDEX IF NOT EXISTS object_claims_until ON object_claims (until);
+
 -- Parts of manifest artifacts, in order. The manifest document (the artifact's body) is the
 -- authoritative list; this table is an index for SQL reporting that hosts may fill. Rows go away
 -- with their manifest.

@@ -9,21 +9,24 @@ pub struct Env {
     pub storage: Vec<String>,
     pub metadata: String,
     pub cache_dir: PathBuf,
+    /// The home, when storage is its default `objects/` (migrated from older layouts at open).
+    home: Option<PathBuf>,
 }
 
 impl Env {
     pub fn new(cli: &super::Cli) -> Self {
         let home = cli.home.clone();
         let abs = std::path::absolute(&home).unwrap_or_else(|_| home.clone());
-        let storage = if cli.storage.is_empty() {
-            vec![format!("fs://{}", abs.display())]
+        let default_storage = cli.storage.is_empty();
+        let storage = if default_storage {
+            vec![format!("fs://{}", abs.join(artifact_host::home::OBJECTS).display())]
         } else {
             cli.storage.clone()
         };
         let metadata =
             cli.metadata.clone().unwrap_or_else(|| format!("sqlite://{}", abs.join("metadata.db").display()));
         let cache_dir = cli.cache_dir.clone().unwrap_or_else(|| home.join("cache"));
-        Env { storage, metadata, cache_dir }
+        Env { storage, metadata, cache_dir, home: default_storage.then_some(abs) }
     }
 
     /// Opens the backends and loads the component (compiled code cached under the home).
@@ -36,8 +39,17 @@ impl Env {
     /// `ARTIFACT_SIGNING_KEYS` (`signing_keys`), `ARTIFACT_ACTIVE_KID` (`active_kid`), and any
     /// `ARTIFACT_CONFIG_<KEY>` (`<key>`, lowercased).
     pub fn builder(&self) -> Result<RuntimeBuilder, HostError> {
+        if let Some(home) = &self.home {
+            artifact_host::home::objects_root(home)?;
+        }
         let mut b = Runtime::builder().cache_dir(&self.cache_dir);
         for s in &self.storage {
+            if let Some(root) = s.strip_prefix("fs://") {
+                let db = self.metadata.strip_prefix("sqlite://").map(std::path::Path::new);
+                let mut own = vec![("code cache", self.cache_dir.as_path())];
+                own.extend(db.map(|p| ("metadata database", p)));
+                artifact_host::home::check_separate(std::path::Path::new(root), &own)?;
+            }
             b = b.storage(storage::open(s)?);
         }
         b = b.metadata(metadata::open(&self.metadata)?);

@@ -74,6 +74,21 @@ impl<M: Metadata + Sync> Metadata for OffRuntime<M> {
     fn touch(&self, id: &str, at: artifact_component::model::Timestamp) -> Result<(), Error> {
         off_runtime(|| self.0.touch(id, at))
     }
+    fn pin_object(&self, uri: &str, holder: &str, now: u64, until: u64) -> Result<bool, Error> {
+        off_runtime(|| self.0.pin_object(uri, holder, now, until))
+    }
+    fn unpin_object(&self, uri: &str, holder: &str) -> Result<(), Error> {
+        off_runtime(|| self.0.unpin_object(uri, holder))
+    }
+    fn claim_delete(&self, uri: &str, now: u64, until: u64) -> Result<bool, Error> {
+        off_runtime(|| self.0.claim_delete(uri, now, until))
+    }
+    fn finish_delete(&self, uri: &str) -> Result<(), Error> {
+        off_runtime(|| self.0.finish_delete(uri))
+    }
+    fn stale_claims(&self, before: u64, limit: u32) -> Result<Vec<String>, Error> {
+        off_runtime(|| self.0.stale_claims(before, limit))
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! on demand). The `postgres` crate drives each connection with its own tokio runtime, so calls
 //! must not be made from inside an async task: async hosts call through `spawn_blocking`.
 
-use super::sql::{self, Dialect, Where};
+use super::sql::{self, claims, Dialect, Where};
 use super::{Inserted, Metadata};
 use artifact_component::backend::{clamp_limit, cursor, page};
 use artifact_component::model::*;
@@ -374,6 +374,24 @@ fn event_sql(kind: &str, from: &str) -> String {
     )
 }
 
+impl PostgresMetadata {
+    /// Runs `f` in a transaction holding the advisory lock of `uri`: claims on one URI never
+    /// interleave, whichever host makes them.
+    fn claims_tx<T>(
+        &self,
+        uri: &str,
+        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
+    ) -> Result<T, Error> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(db_err)?;
+        tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7053736431290770745))", &[&uri])
+            .map_err(db_err)?;
+        let out = f(&mut tx).map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(out)
+    }
+}
+
 impl Metadata for PostgresMetadata {
     fn insert_if_absent(&self, rec: &Record) -> Result<Inserted, Error> {
         let params = record_params(rec)?;
@@ -412,6 +430,45 @@ impl Metadata for PostgresMetadata {
             "postgres: {}/{} kept being created and deleted concurrently",
             rec.bucket, rec.name
         )))
+    }
+
+    fn pin_object(&self, uri: &str, holder: &str, now: Timestamp, until: Timestamp) -> Result<bool, Error> {
+        let (now, until) = (to_i64(now, "now")?, to_i64(until, "until")?);
+        self.claims_tx(uri, |tx| {
+            if tx.query_one(claims::LIVE_DELETE, &[&uri, &now])?.get::<_, bool>(0) {
+                return Ok(false);
+            }
+            tx.execute(claims::PIN, &[&uri, &holder, &until])?;
+            Ok(true)
+        })
+    }
+
+    fn unpin_object(&self, uri: &str, holder: &str) -> Result<(), Error> {
+        self.claims_tx(uri, |tx| tx.execute(claims::UNPIN, &[&uri, &holder]).map(drop))
+    }
+
+    fn claim_delete(&self, uri: &str, now: Timestamp, until: Timestamp) -> Result<bool, Error> {
+        let (now, until) = (to_i64(now, "now")?, to_i64(until, "until")?);
+        self.claims_tx(uri, |tx| {
+            tx.execute(claims::PRUNE, &[&uri, &now])?;
+            if tx.query_one(claims::BUSY, &[&uri])?.get::<_, bool>(0) {
+                return Ok(false);
+            }
+            tx.execute(claims::CLAIM, &[&uri, &until])?;
+            Ok(true)
+        })
+    }
+
+    fn finish_delete(&self, uri: &str) -> Result<(), Error> {
+        self.claims_tx(uri, |tx| tx.execute(claims::FINISH, &[&uri]).map(drop))
+    }
+
+    fn stale_claims(&self, before: Timestamp, limit: u32) -> Result<Vec<String>, Error> {
+        let before = to_i64(before, "before")?;
+        let limit = clamp_limit(limit) as i64;
+        let mut c = self.conn()?;
+        let rows = c.query(claims::STALE, &[&before, &limit]).map_err(db_err)?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
     }
 
     fn update(&self, rec: &Record) -> Result<(), Error> {

@@ -132,3 +132,30 @@ pub(crate) fn list<D: Dialect>(
     );
     Ok((sql, w.args))
 }
+
+/// The object-claim statements (WIT `metadata`, "object claims") on the `object_claims` table,
+/// shared by the SQL backends. Placeholders are `$n` (SQLite reads them as `?n`). A pin's
+/// `holder` is the writer's token; the delete claim has the empty holder. Each operation runs
+/// these in one transaction that excludes concurrent claims on the same URI.
+pub(crate) mod claims {
+    /// `(uri, now)` → whether a live delete claim exists.
+    pub const LIVE_DELETE: &str =
+        "SELECT EXISTS (SELECT 1 FROM object_claims WHERE uri = $1 AND holder = '' AND until > $2)";
+    /// `(uri, holder, until)`: sets the pin.
+    pub const PIN: &str = "INSERT INTO object_claims (uri, holder, until) VALUES ($1, $2, $3) \
+        ON CONFLICT (uri, holder) DO UPDATE SET until = excluded.until";
+    /// `(uri, holder)`.
+    pub const UNPIN: &str = "DELETE FROM object_claims WHERE uri = $1 AND holder = $2 AND holder <> ''";
+    /// `(uri, now)`: drops expired claims of the URI.
+    pub const PRUNE: &str = "DELETE FROM object_claims WHERE uri = $1 AND until <= $2";
+    /// `(uri)` → whether a record uses the URI or a claim on it remains.
+    pub const BUSY: &str = "SELECT EXISTS (SELECT 1 FROM artifacts WHERE uri = $1) \
+        OR EXISTS (SELECT 1 FROM object_claims WHERE uri = $1)";
+    /// `(uri, until)`: records the delete claim.
+    pub const CLAIM: &str = "INSERT INTO object_claims (uri, holder, until) VALUES ($1, '', $2)";
+    /// `(uri)`: ends the delete claim.
+    pub const FINISH: &str = "DELETE FROM object_claims WHERE uri = $1 AND holder = ''";
+    /// `(before, limit)` → URIs with a claim at or before `before`.
+    pub const STALE: &str =
+        "SELECT DISTINCT uri FROM object_claims WHERE until <= $1 ORDER BY uri LIMIT $2";
+}

@@ -8,7 +8,7 @@
 //! benches/). The writer still checkpoints itself past [`WAL_BACKSTOP_PAGES`], should the
 //! background thread fall behind, so the WAL stays bounded.
 
-use super::sql::{self, Dialect, Where};
+use super::sql::{self, claims, Dialect, Where};
 use super::{Inserted, Metadata};
 use artifact_component::backend::{clamp_limit, cursor, page};
 use artifact_component::model::*;
@@ -68,7 +68,20 @@ CREATE INDEX IF NOT EXISTS artifacts_bucket_name_created ON artifacts (bucket, n
 CREATE INDEX IF NOT EXISTS artifacts_bucket_created ON artifacts (bucket, created_at, id);
 CREATE INDEX IF NOT EXISTS artifacts_uri ON artifacts (uri);
 CREATE INDEX IF NOT EXISTS artifacts_expires ON artifacts (expires_at);
+-- Object claims (the deletion contract of WIT `metadata`): pins by writers, '' = delete claim.
+CREATE TABLE IF NOT EXISTS object_claims (
+    uri    TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    until  INTEGER NOT NULL,
+    PRIMARY KEY (uri, holder)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS object_claims_until ON object_claims (until);
 ";
+
+/// A shared claim statement with SQLite's `?n` placeholders.
+fn claim_sql(s: &str) -> String {
+    s.replace('$', "?")
+}
 
 /// The record columns, in `Record` field order (location as driver, uri).
 const COLUMNS: &str = "id, bucket, name, logical_ref, kind, content_type, compression, bytes, \
@@ -307,6 +320,18 @@ impl SqliteMetadata {
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in an immediate (write-locked) transaction: claims on one URI never interleave,
+    /// across threads (the mutex) and processes (the database lock).
+    fn claims_tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> Result<T, Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+        let out = f(&tx).map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        drop(conn);
+        self.wrote();
+        Ok(out)
     }
 
     /// When the artifact was last read and how often (see [`Metadata::touch`]); `None` if there
@@ -559,6 +584,51 @@ impl Metadata for SqliteMetadata {
             self.wrote();
         }
         Ok(deleted)
+    }
+
+    fn pin_object(&self, uri: &str, holder: &str, now: Timestamp, until: Timestamp) -> Result<bool, Error> {
+        let (now, until) = (to_i64(now, "now")?, to_i64(until, "until")?);
+        self.claims_tx(|tx| {
+            let busy: bool = tx
+                .prepare_cached(&claim_sql(claims::LIVE_DELETE))?
+                .query_row(params![uri, now], |r| r.get(0))?;
+            if busy {
+                return Ok(false);
+            }
+            tx.prepare_cached(&claim_sql(claims::PIN))?.execute(params![uri, holder, until])?;
+            Ok(true)
+        })
+    }
+
+    fn unpin_object(&self, uri: &str, holder: &str) -> Result<(), Error> {
+        self.claims_tx(|tx| tx.prepare_cached(&claim_sql(claims::UNPIN))?.execute(params![uri, holder]).map(drop))
+    }
+
+    fn claim_delete(&self, uri: &str, now: Timestamp, until: Timestamp) -> Result<bool, Error> {
+        let (now, until) = (to_i64(now, "now")?, to_i64(until, "until")?);
+        self.claims_tx(|tx| {
+            tx.prepare_cached(&claim_sql(claims::PRUNE))?.execute(params![uri, now])?;
+            let busy: bool = tx.prepare_cached(&claim_sql(claims::BUSY))?.query_row(params![uri], |r| r.get(0))?;
+            if busy {
+                return Ok(false);
+            }
+            tx.prepare_cached(&claim_sql(claims::CLAIM))?.execute(params![uri, until])?;
+            Ok(true)
+        })
+    }
+
+    fn finish_delete(&self, uri: &str) -> Result<(), Error> {
+        self.claims_tx(|tx| tx.prepare_cached(&claim_sql(claims::FINISH))?.execute(params![uri]).map(drop))
+    }
+
+    fn stale_claims(&self, before: Timestamp, limit: u32) -> Result<Vec<String>, Error> {
+        let before = to_i64(before, "before")?;
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&claim_sql(claims::STALE)).map_err(db_err)?;
+        let rows = st
+            .query_map(params![before, clamp_limit(limit) as i64], |r| r.get::<_, String>(0))
+            .map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
     }
 
     fn touch(&self, id: &str, at: Timestamp) -> Result<(), Error> {

@@ -51,6 +51,10 @@ impl storage::Host for Ctx {
         use artifact_component::backend::Storage;
         self.shared.storage.delete(&uri).map_err(err_out)
     }
+    fn collect_staging(&mut self, before: u64) -> WResult<u32> {
+        use artifact_component::backend::Storage;
+        self.shared.storage.collect_staging(before).map_err(err_out)
+    }
 }
 
 impl storage::HostWriter for Ctx {
@@ -109,6 +113,21 @@ impl metadata::Host for Ctx {
     }
     fn touch(&mut self, id: String, at: u64) -> WResult<()> {
         self.shared.metadata.touch(&id, at).map_err(err_out)
+    }
+    fn pin_object(&mut self, uri: String, holder: String, now: u64, until: u64) -> WResult<bool> {
+        self.shared.metadata.pin_object(&uri, &holder, now, until).map_err(err_out)
+    }
+    fn unpin_object(&mut self, uri: String, holder: String) -> WResult<()> {
+        self.shared.metadata.unpin_object(&uri, &holder).map_err(err_out)
+    }
+    fn claim_delete(&mut self, uri: String, now: u64, until: u64) -> WResult<bool> {
+        self.shared.metadata.claim_delete(&uri, now, until).map_err(err_out)
+    }
+    fn finish_delete(&mut self, uri: String) -> WResult<()> {
+        self.shared.metadata.finish_delete(&uri).map_err(err_out)
+    }
+    fn stale_claims(&mut self, before: u64, limit: u32) -> WResult<Vec<String>> {
+        self.shared.metadata.stale_claims(before, limit).map_err(err_out)
     }
 }
 

@@ -13,6 +13,7 @@ use crate::storage::{Router, SharedStorage};
 use artifact_component::manifest::{ManifestOptions, Part};
 use artifact_component::model as m;
 use artifact_component::sign::SignOptions;
+pub use artifact_component::store::GcOptions;
 use bindings::exports::artifact::store::artifacts as wa;
 use bindings::{ArtifactStore, ArtifactStorePre};
 use convert::*;
@@ -303,18 +304,25 @@ fn load_component(engine: &Engine, wasm: &[u8], cache: Option<&std::path::Path>)
     let digest = Sha256::digest(wasm);
     let key: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     let path = dir.join(format!("{key}-{:016x}.cwasm", h.finish()));
-    if path.exists() {
-        // SAFETY: the cache directory is written only by this function, from code compiled by
-        // this engine configuration; the key covers the wasm bytes and engine compatibility.
-        if let Ok(c) = unsafe { Component::deserialize_file(engine, &path) } {
-            return Ok(c);
+    // An entry is the SHA-256 of the compiled code, then the code: anything that does not hash
+    // right (truncated, corrupted, replaced by hand) is recompiled, never deserialized.
+    if let Ok(entry) = std::fs::read(&path) {
+        if entry.len() > 32 && Sha256::digest(&entry[32..]).as_slice() == &entry[..32] {
+            // SAFETY: the bytes are exactly what `serialize` produced for this engine
+            // configuration (the digest checks them; the key covers the wasm bytes and engine
+            // compatibility), written by this function into the host's own cache directory.
+            if let Ok(c) = unsafe { Component::deserialize(engine, &entry[32..]) } {
+                return Ok(c);
+            }
         }
     }
     let component = Component::new(engine, wasm).map_err(load)?;
     if let Ok(bytes) = component.serialize() {
         let _ = std::fs::create_dir_all(dir);
         let tmp = dir.join(format!(".{key}.{}.tmp", std::process::id()));
-        if std::fs::write(&tmp, bytes).is_ok() {
+        let mut entry = Sha256::digest(&bytes).to_vec();
+        entry.extend_from_slice(&bytes);
+        if std::fs::write(&tmp, entry).is_ok() {
             let _ = std::fs::rename(&tmp, &path);
         }
     }
@@ -410,8 +418,14 @@ impl Runtime {
     pub fn delete(&self, r: &str) -> Result<String, HostError> {
         self.session()?.delete(r)
     }
+    /// Garbage collection with the default options (see [`Runtime::gc_with`]).
     pub fn gc(&self) -> Result<m::GcReport, HostError> {
-        self.session()?.gc()
+        self.session()?.gc_with(&GcOptions::default())
+    }
+    /// Removes expired artifacts, unreferenced blobs, objects of killed puts and staged writes
+    /// older than the grace period; safe next to concurrent puts and deletes.
+    pub fn gc_with(&self, opts: &GcOptions) -> Result<m::GcReport, HostError> {
+        self.session()?.gc_with(opts)
     }
     /// Mints a signed URL path for `r` valid for `ttl_secs` (keys from the `signing_keys` and
     /// `active_kid` config values).
@@ -492,8 +506,9 @@ impl Session<'_> {
     pub fn delete(&mut self, r: &str) -> Result<String, HostError> {
         self.call(|a, s| a.call_delete(s, r))
     }
-    pub fn gc(&mut self) -> Result<m::GcReport, HostError> {
-        self.call(|a, s| a.call_gc(s)).map(|g| m::GcReport { records: g.records, blobs: g.blobs })
+    pub fn gc_with(&mut self, opts: &GcOptions) -> Result<m::GcReport, HostError> {
+        let o = wa::GcOptions { staging_grace_ms: opts.staging_grace_ms };
+        self.call(|a, s| a.call_gc(s, o.clone())).map(|g| m::GcReport { records: g.records, blobs: g.blobs, staging: g.staging })
     }
     pub fn sign(&mut self, r: &str, ttl_secs: u64, opts: &SignOptions) -> Result<String, HostError> {
         let o = wa::SignOptions { method: opts.method.clone(), range: opts.range.map(range_out), kid: opts.kid.clone() };

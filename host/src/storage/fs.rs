@@ -274,6 +274,26 @@ impl Storage for FsStorage {
         )))
     }
 
+    /// Removes files in the staging directory last modified before `before`: a live writer
+    /// touches its file with every chunk, so only writers that stopped (killed) go.
+    fn collect_staging(&self, before: u64) -> Result<u32, Error> {
+        let cutoff = std::time::UNIX_EPOCH + std::time::Duration::from_millis(before);
+        let entries = match fs::read_dir(&self.staging) {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_err("list staging", &self.staging, e)),
+        };
+        let mut n = 0;
+        for entry in entries {
+            let entry = entry.map_err(|e| io_err("list staging", &self.staging, e))?;
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_file() && meta.modified().is_ok_and(|m| m < cutoff) && fs::remove_file(entry.path()).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     fn read(&self, uri: &str, offset: u64, len: u64) -> Result<Vec<u8>, Error> {
         let path = self.path_of(uri)?;
         let not_found = || Error::NotFound(format!("no object at {uri}"));

@@ -80,4 +80,14 @@ impl Storage for Router {
     fn delete(&self, uri: &str) -> Result<bool, Error> {
         self.route(uri)?.delete(uri)
     }
+    fn collect_staging(&self, before: u64) -> Result<u32, Error> {
+        let mut n = 0;
+        for (i, (_, b)) in self.backends.iter().enumerate() {
+            // One backend may serve several drivers: collect once.
+            if !self.backends[..i].iter().any(|(_, o)| Arc::ptr_eq(o, b)) {
+                n += b.collect_staging(before)?;
+            }
+        }
+        Ok(n)
+    }
 }

@@ -566,6 +566,34 @@ impl Storage for S3Storage {
         })?;
         r.map_err(|e| store_err("delete", uri, e))
     }
+
+    /// Deletes completed staging objects under `PREFIX/.staging/` last modified before `before`
+    /// (a process killed between completing and deleting). Incomplete multipart uploads are not
+    /// listed by S3; the bucket's lifecycle rule aborts them.
+    fn collect_staging(&self, before: u64) -> Result<u32, Error> {
+        let dir = Path::parse(self.key(STAGING)).map_err(|e| Error::Storage(e.to_string()))?;
+        let store = self.store.clone();
+        let r = self.rt.run(async move {
+            let mut stream = store.list(Some(&dir));
+            let mut old = Vec::new();
+            while let Some(meta) = stream.next().await {
+                let meta = meta?;
+                if (meta.last_modified.timestamp_millis().max(0) as u64) < before {
+                    old.push(meta.location);
+                }
+            }
+            let mut n = 0u32;
+            for p in old {
+                match store.delete(&p).await {
+                    Ok(()) => n += 1,
+                    Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(n)
+        })?;
+        r.map_err(|e| store_err("collect staging", STAGING, e))
+    }
 }
 
 #[cfg(test)]

@@ -326,7 +326,7 @@ fn rm_deletes_the_blob_only_when_no_other_record_shares_it() {
     assert_eq!(e["error"]["kind"], "not-found");
     assert_eq!(h.record_count(), 0);
     // gc reports what it removed: here an orphan blob left by hand.
-    let orphan = h.store().join("blobs/sha256/00/".to_string() + &"0".repeat(64));
+    let orphan = h.objects().join("blobs/sha256/00/".to_string() + &"0".repeat(64));
     std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
     std::fs::write(&orphan, "orphan").unwrap();
     let g = h.json(&["gc"], true);

@@ -176,7 +176,7 @@ fn bad_input_is_typed_and_changes_nothing() {
         assert!(e["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     assert_eq!(h.snapshot(), before, "a failed command changed the store");
-    assert_eq!(h.path().join("store/.staging").read_dir().map(|d| d.count()).unwrap_or(0), 0, "staging left behind");
+    assert_eq!(h.objects().join(".staging").read_dir().map(|d| d.count()).unwrap_or(0), 0, "staging left behind");
 }
 
 #[test]

@@ -80,7 +80,7 @@ impl Home {
     }
     /// The file behind an `fs://` object URI.
     fn object(&self, uri: &str) -> PathBuf {
-        self.store().join(uri.strip_prefix("fs://").unwrap())
+        self.objects().join(uri.strip_prefix("fs://").unwrap())
     }
 }
 
@@ -112,7 +112,7 @@ fn template_stores_standard_gzip_at_the_rendered_path() {
     assert_eq!(put["meta"]["compression"], "gzip");
     assert_eq!(put["meta"]["sha256"], sha256_hex(&data), "SHA-256 of the logical bytes");
     assert!(put["ref"].as_str().unwrap().starts_with("noetl://execution/E/result/N/"), "{}", put["ref"]);
-    let path = h.store().join("results/E/S/N.json.gz");
+    let path = h.objects().join("results/E/S/N.json.gz");
     assert!(path.is_file(), "{} exists", path.display());
     let stored = std::fs::read(&path).unwrap();
     assert!(stored.len() < data.len(), "stored compressed");

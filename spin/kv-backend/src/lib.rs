@@ -16,6 +16,10 @@ wit_bindgen::generate!({
 mod kv;
 mod metadata;
 mod storage;
+mod uses;
+
+#[cfg(test)]
+mod tests;
 
 /// The exported implementation.
 pub struct Backend;

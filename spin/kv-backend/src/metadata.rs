@@ -5,11 +5,32 @@
 //! - `a/n/{h(bucket, name)}`: id owning the (bucket, name) pair — the get-or-create claim;
 //! - `a/f/{h(logical-ref)}`: id owning the logical ref;
 //! - `a/i/records`: every `[created_at, id]`, sorted — the listing order and cursor space;
-//! - `a/t/{id}`: read counter (`touch`, atomic increment).
+//! - `a/t/{id}`: read counter (`touch`, atomic increment);
+//! - `a/u/{h(uri)}`: what uses the object at `uri` ([`Uses`], JSON): ids of the records whose
+//!   `location.uri` it is, writers' pins (holder → until) and the delete claim (until);
+//! - `a/i/claims`: sorted URIs that have (or recently had) a pin or delete claim, for
+//!   `stale-claims`;
+//! - `a/i/uses-ready`: present once every record's id is in its URI's `a/u/…` (records inserted
+//!   by a backend version without `a/u/…` are added by the first `claim-delete`).
 //!
 //! `insert-if-absent` writes the record under its fresh id, then claims the pair with
 //! compare-and-swap on `a/n/…` (absent, or owned by a record that no longer exists): exactly one
 //! of racing inserts wins; a loser deletes its record and returns the winner's.
+//!
+//! **Object claims.** Every change to `a/u/{h(uri)}` is a compare-and-swap of the whole value
+//! ([`kv::update`]): `pin-object`, `claim-delete`, and the record id an insert or update adds
+//! *before* its record is written (a delete or move removes it after). So `claim-delete` decides
+//! on one consistent view — no live pin, no live delete claim, none of the listed ids a record that
+//! still uses the URI — and records its claim only if that view is still current at the swap; a
+//! concurrent pin, claim or insert changes the value and makes the swap fail and the decision run
+//! again. Ids whose record is gone (a killed insert, delete or move) are checked against the
+//! record and dropped when the claim is recorded (see [`Uses::claim_delete`] for why that is
+//! safe). The value is never deleted — `wasi:keyvalue` has no compare-and-delete, and a plain
+//! delete could erase a pin written in between — so one small value per URI ever used remains.
+//!
+//! `a/i/claims` is kept a superset of the URIs with claims: a pin adds its URI before and after
+//! its swap, a successful `claim-delete` before and after; a URI left without claims is removed
+//! and, if a claim appeared meanwhile, added back (whoever removes looks again afterwards).
 
 use crate::exports::artifact::store::types::{
     ArtifactKind, ArtifactRecord, BucketSummary, Compression, Error, ListQuery, Location, Order, Page, Scope,
@@ -17,9 +38,18 @@ use crate::exports::artifact::store::types::{
 };
 use crate::exports::artifact::store::metadata::{Guest, Inserted};
 use crate::kv::{self, Step};
+use crate::uses::Uses;
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 
 const RECORDS: &str = "a/i/records";
+const CLAIMS: &str = "a/i/claims";
+const USES_READY: &str = "a/i/uses-ready";
+
+thread_local! {
+    /// Whether `a/i/uses-ready` was seen by this instance.
+    static USES_OK: Cell<bool> = const { Cell::new(false) };
+}
 
 fn me(e: String) -> Error {
     Error::Metadata(e)
@@ -36,6 +66,9 @@ fn ref_key(r: &str) -> String {
 }
 fn touch_key(id: &str) -> String {
     format!("a/t/{id}")
+}
+fn uses_key(uri: &str) -> String {
+    format!("a/u/{}", kv::h(&[uri]))
 }
 
 /// The record as stored: the WIT record's fields, enums as their WIT names.
@@ -231,6 +264,99 @@ fn decode_cursor(c: &str) -> Result<(u64, String), Error> {
     Ok((t, id.to_string()))
 }
 
+/// Applies `f` to what uses `uri`, atomically (compare-and-swap; `f` runs again when the value
+/// changed under it); writes only when `f` changed something. Returns `f`'s result, the value
+/// after it and whether it was written.
+fn modify_uses<R>(uri: &str, mut f: impl FnMut(&mut Uses) -> Result<R, Error>) -> Result<(R, Uses, bool), Error> {
+    let mut err = None;
+    let out = kv::update(&uses_key(uri), |cur| {
+        let mut u = Uses::parse(uri, cur)?;
+        let before = u.clone();
+        match f(&mut u) {
+            Ok(r) if u == before => Ok(Step::Keep(Some((r, u, false)))),
+            Ok(r) => Ok(Step::Write(u.to_bytes(), Some((r, u, true)))),
+            Err(e) => {
+                err = Some(e);
+                Ok(Step::Keep(None))
+            }
+        }
+    })
+    .map_err(me)?;
+    match (out, err) {
+        (Some(out), _) => Ok(out),
+        (None, Some(e)) => Err(e),
+        (None, None) => unreachable!(),
+    }
+}
+
+/// Notes that record `id` uses `uri` (before the record says so).
+fn add_use(uri: &str, id: &str) -> Result<(), Error> {
+    modify_uses(uri, |u| {
+        u.add_id(id);
+        Ok(())
+    })
+    .map(|_| ())
+}
+
+/// Forgets that record `id` uses `uri` (after the record no longer says so). Best effort: an id
+/// left behind is checked against its record by `claim-delete`.
+fn drop_use(uri: &str, id: &str) {
+    let _ = modify_uses(uri, |u| {
+        u.remove_id(id);
+        Ok(())
+    });
+}
+
+/// Whether record `id` exists and uses `uri`.
+fn record_uses(id: &str, uri: &str) -> Result<bool, Error> {
+    Ok(load(id)?.is_some_and(|r| r.location.uri == uri))
+}
+
+/// Lists `uri` in `a/i/claims`.
+fn index_claim(uri: &str) -> Result<(), Error> {
+    kv::edit_index(CLAIMS, &uri.to_string(), true).map(|_| ()).map_err(me)
+}
+
+/// Removes `uri` from `a/i/claims`; if a claim was made meanwhile (its own add may have come
+/// before this removal), lists it again. Best effort: an entry left behind is pruned by
+/// `stale-claims`.
+fn unindex_if_unclaimed(uri: &str) {
+    if let Ok(true) = kv::edit_index(CLAIMS, &uri.to_string(), false) {
+        let claimed = kv::get(&uses_key(uri))
+            .map_err(me)
+            .and_then(|v| Uses::parse(uri, v.as_deref()).map_err(me))
+            .map_or(true, |u| u.has_claims());
+        if claimed {
+            let _ = index_claim(uri);
+        }
+    }
+}
+
+/// Forgets that this instance saw `a/i/uses-ready` (tests start from an empty store).
+#[cfg(test)]
+pub(crate) fn forget_uses_ready() {
+    USES_OK.with(|c| c.set(false));
+}
+
+/// Makes sure every record's id is in its URI's `a/u/…` (records a backend version without
+/// `a/u/…` inserted), once per store: `claim-delete` relies on it.
+fn ensure_uses_ready() -> Result<(), Error> {
+    if USES_OK.with(Cell::get) {
+        return Ok(());
+    }
+    if !kv::exists(USES_READY).map_err(me)? {
+        // Idempotent: racing instances add the same ids; inserts meanwhile add their own.
+        for (_, id) in kv::load_index::<(u64, String)>(RECORDS).map_err(me)? {
+            if let Some(r) = load(&id)? {
+                add_use(&r.location.uri, &r.id)?;
+            }
+        }
+        kv::set(USES_READY, b"1").map_err(me)?;
+    }
+    USES_OK.with(|c| c.set(true));
+    Ok(())
+}
+
 impl Guest for crate::Backend {
     fn insert_if_absent(rec: ArtifactRecord) -> Result<Inserted, Error> {
         let nk = name_key(&rec.bucket, &rec.name);
@@ -244,9 +370,20 @@ impl Guest for crate::Backend {
             {
                 return Err(Error::Conflict(format!("id or ref of {} already taken", rec.id)));
             }
-            // The record first (nobody knows its fresh id yet), then the claim on the pair.
-            save(&rec)?;
+            // The record's use of its URI first (so `claim-delete` never misses a record that
+            // exists), then the record (nobody knows its fresh id yet), then the claim on the pair.
+            let uri = &rec.location.uri;
+            add_use(uri, &rec.id)?;
+            if let Err(e) = save(&rec) {
+                drop_use(uri, &rec.id);
+                return Err(e);
+            }
             let winner = claim(&nk, &rec.id, |id| Ok(load(id)?.is_some_and(|r| same_pair(&r))));
+            let unsave = || {
+                if kv::delete(&rec_key(&rec.id)).is_ok() {
+                    drop_use(uri, &rec.id);
+                }
+            };
             match winner {
                 Ok(None) => {
                     kv::set(&ref_key(&rec.logical_ref), rec.id.as_bytes()).map_err(me)?;
@@ -254,14 +391,14 @@ impl Guest for crate::Backend {
                     return Ok(Inserted { record: rec, created: true });
                 }
                 Ok(Some(id)) => {
-                    let _ = kv::delete(&rec_key(&rec.id));
+                    unsave();
                     if let Some(r) = load(&id)?.filter(same_pair) {
                         return Ok(Inserted { record: r, created: false });
                     }
                     // The winner was deleted meanwhile: try again.
                 }
                 Err(e) => {
-                    let _ = kv::delete(&rec_key(&rec.id));
+                    unsave();
                     return Err(e);
                 }
             }
@@ -274,6 +411,11 @@ impl Guest for crate::Backend {
             return Err(Error::NotFound(format!("no artifact with id {}", rec.id)));
         };
         let collide = || Error::Conflict(format!("update of {} collides with another artifact", rec.id));
+        let moved = old.location.uri != rec.location.uri;
+        if moved {
+            // The new URI's use before the record says so, the old one's removed after.
+            add_use(&rec.location.uri, &rec.id)?;
+        }
         if (old.bucket.as_str(), old.name.as_str()) != (rec.bucket.as_str(), rec.name.as_str()) {
             let nk = name_key(&rec.bucket, &rec.name);
             let pair = |r: &ArtifactRecord| r.bucket == rec.bucket && r.name == rec.name;
@@ -297,6 +439,9 @@ impl Guest for crate::Backend {
             }
         }
         save(&rec)?;
+        if moved {
+            drop_use(&old.location.uri, &rec.id);
+        }
         if old.created_at != rec.created_at {
             kv::edit_index(RECORDS, &index_entry(&old), false).map_err(me)?;
             kv::edit_index(RECORDS, &index_entry(&rec), true).map_err(me)?;
@@ -377,6 +522,7 @@ impl Guest for crate::Backend {
             }
         }
         kv::delete(&rec_key(&id)).map_err(me)?;
+        drop_use(&r.location.uri, &id);
         kv::edit_index(RECORDS, &index_entry(&r), false).map_err(me)?;
         let _ = kv::delete(&touch_key(&id));
         Ok(true)
@@ -386,5 +532,112 @@ impl Guest for crate::Backend {
         // Best effort: one atomic increment of the read counter; errors are ignored.
         let _ = kv::increment(&touch_key(&id), 1);
         Ok(())
+    }
+
+    fn pin_object(uri: String, holder: String, now: Timestamp, until: Timestamp) -> Result<bool, Error> {
+        // Listed before the swap, so a writer killed right after it is still found by
+        // `stale-claims`; and after it, in case a concurrent unindex removed it in between.
+        index_claim(&uri)?;
+        let (pinned, _, _) = modify_uses(&uri, |u| Ok(u.pin(&holder, now, until)))?;
+        if pinned {
+            let _ = index_claim(&uri);
+        }
+        Ok(pinned)
+    }
+
+    fn unpin_object(uri: String, holder: String) -> Result<(), Error> {
+        let (_, u, _) = modify_uses(&uri, |u| {
+            u.unpin(&holder);
+            Ok(())
+        })?;
+        if !u.has_claims() {
+            unindex_if_unclaimed(&uri);
+        }
+        Ok(())
+    }
+
+    fn claim_delete(uri: String, now: Timestamp, until: Timestamp) -> Result<bool, Error> {
+        ensure_uses_ready()?;
+        let key = uses_key(&uri);
+        // Like `modify_uses`, except that a claim about to be recorded is first listed in
+        // `a/i/claims` (then decided again), so a deleter killed after recording it is found
+        // by `stale-claims`; refusals, the common case, touch no index.
+        let mut indexed = false;
+        loop {
+            let mut err = None;
+            let mut written = false;
+            let out = kv::update(&key, |cur| {
+                written = false;
+                let mut u = Uses::parse(&uri, cur)?;
+                let before = u.clone();
+                let ok = match u.claim_delete(now, until, |id| record_uses(id, &uri)) {
+                    Ok(ok) => ok,
+                    Err(e) => {
+                        err = Some(e);
+                        return Ok(Step::Keep(None));
+                    }
+                };
+                if ok && !indexed {
+                    return Ok(Step::Keep(Some(None)));
+                }
+                let r = Some(Some((ok, u.has_claims())));
+                if u == before {
+                    return Ok(Step::Keep(r));
+                }
+                written = true;
+                Ok(Step::Write(u.to_bytes(), r))
+            })
+            .map_err(me)?;
+            if let Some(e) = err {
+                return Err(e);
+            }
+            match out {
+                None => unreachable!(),
+                Some(None) => {
+                    index_claim(&uri)?;
+                    indexed = true;
+                }
+                Some(Some((true, _))) => {
+                    let _ = index_claim(&uri);
+                    return Ok(true);
+                }
+                Some(Some((false, claimed))) => {
+                    // Expired claims dropped and none left: the URI leaves the index.
+                    if !claimed && (written || indexed) {
+                        unindex_if_unclaimed(&uri);
+                    }
+                    return Ok(false);
+                }
+            }
+        }
+    }
+
+    fn finish_delete(uri: String) -> Result<(), Error> {
+        let (_, u, _) = modify_uses(&uri, |u| {
+            u.finish_delete();
+            Ok(())
+        })?;
+        if !u.has_claims() {
+            unindex_if_unclaimed(&uri);
+        }
+        Ok(())
+    }
+
+    fn stale_claims(before: Timestamp, limit: u32) -> Result<Vec<String>, Error> {
+        let limit = limit.clamp(1, 1000) as usize;
+        let mut out = Vec::new();
+        for uri in kv::load_index::<String>(CLAIMS).map_err(me)? {
+            let u = Uses::parse(&uri, kv::get(&uses_key(&uri)).map_err(me)?.as_deref()).map_err(me)?;
+            if u.stale(before) {
+                out.push(uri);
+                if out.len() >= limit {
+                    break;
+                }
+            } else if !u.has_claims() {
+                // Left by a process killed between its swap and its unindex.
+                unindex_if_unclaimed(&uri);
+            }
+        }
+        Ok(out)
     }
 }

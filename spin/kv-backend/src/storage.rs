@@ -7,6 +7,18 @@
 //! compare-and-swap on the head key (exactly one winner among racing writers); `overwrite`
 //! replaces the head, then deletes the old generation's chunks. URIs are `kv://…`; the sorted
 //! list of URIs (for `list-objects`) is one JSON value at `a/i/objects`.
+//!
+//! **Staging.** Staged chunks persist in the store, so a writer whose instance is killed (its
+//! `Drop` never runs) leaves them behind. A writer lists `[started_ms, gen]` in the sorted value
+//! `a/i/staging` before its first chunk and takes itself off when it is discarded (after deleting
+//! its chunks) or, on `commit`, just before the head is published. `collect-staging` takes every
+//! entry started before its cutoff off the list in one compare-and-swap, then deletes those
+//! generations' chunks. Chunks are written in order and deleted last first, so what is left of a
+//! generation is always chunks `0..n`: collect finds `n` by probing. A commit that finds its entry
+//! already gone (collected: the writer outlived the caller's grace period) fails rather than
+//! publish a head over deleted chunks. Not tracked: a writer killed between taking its entry off
+//! and publishing the head (one compare-and-swap apart), and old generations an overwrite or
+//! `delete` was killed while deleting.
 
 use crate::exports::artifact::store::types::Error;
 use crate::exports::artifact::store::storage::{Guest, GuestWriter, ObjectPage, ObjectStat, Publish, Writer};
@@ -20,6 +32,9 @@ pub const CHUNK: usize = 256 << 10;
 /// Largest `read` answered in one call; callers loop (the WIT allows hosts to cap `len`).
 const MAX_READ: u64 = 8 << 20;
 const OBJECTS: &str = "a/i/objects";
+/// Sorted `[started_ms, gen]` of writers that have staged chunks and neither committed nor
+/// discarded them (see the module docs).
+const STAGING: &str = "a/i/staging";
 pub const DRIVER: &str = "kv";
 
 #[derive(Serialize, Deserialize)]
@@ -51,16 +66,28 @@ fn head(uri: &str) -> Result<Option<Head>, Error> {
     Ok((h.uri == uri).then_some(h))
 }
 
+/// Deletes chunks `0..chunks` of `gen`, last first, so that an interrupted deletion leaves a
+/// prefix (what `collect-staging` expects).
 fn delete_chunks(gen: &str, chunks: u64) {
-    for i in 0..chunks {
+    for i in (0..chunks).rev() {
         let _ = kv::delete(&chunk_key(gen, i));
     }
+}
+
+/// Milliseconds since the Unix epoch (`wasi:clocks/wall-clock`).
+fn now_ms() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 pub struct KvWriter(RefCell<Staged>);
 
 struct Staged {
     gen: String,
+    /// When the writer was created (ms since the epoch): its `a/i/staging` entry's time.
+    started: u64,
+    /// Whether the writer's entry is (as far as it knows) in `a/i/staging`.
+    registered: bool,
     buf: Vec<u8>,
     chunks: u64,
     size: u64,
@@ -70,6 +97,10 @@ struct Staged {
 impl Staged {
     fn flush(&mut self, all: bool) -> Result<(), Error> {
         while self.buf.len() >= CHUNK || (all && !self.buf.is_empty()) {
+            if !self.registered {
+                kv::edit_index(STAGING, &self.entry(), true).map_err(st)?;
+                self.registered = true;
+            }
             let n = self.buf.len().min(CHUNK);
             kv::set(&chunk_key(&self.gen, self.chunks), &self.buf[..n]).map_err(st)?;
             self.buf.drain(..n);
@@ -77,12 +108,34 @@ impl Staged {
         }
         Ok(())
     }
+    fn entry(&self) -> (u64, String) {
+        (self.started, self.gen.clone())
+    }
     fn discard(&mut self) {
         if !self.done {
             self.done = true;
             self.buf = Vec::new();
             delete_chunks(&self.gen, self.chunks);
+            if self.registered {
+                // Best effort: an entry left behind is removed by `collect-staging`.
+                let _ = kv::edit_index(STAGING, &self.entry(), false);
+                self.registered = false;
+            }
         }
+    }
+}
+
+impl KvWriter {
+    pub(crate) fn new() -> KvWriter {
+        KvWriter(RefCell::new(Staged {
+            gen: kv::random_hex(),
+            started: now_ms(),
+            registered: false,
+            buf: Vec::new(),
+            chunks: 0,
+            size: 0,
+            done: false,
+        }))
     }
 }
 
@@ -115,6 +168,25 @@ impl GuestWriter for KvWriter {
         if let Err(e) = s.flush(true) {
             s.discard();
             return Err(e);
+        }
+        if s.registered {
+            // Off the staging list before the head names these chunks (so `collect-staging` never
+            // deletes a published object's chunks); gone already means collected.
+            let listed = kv::edit_index(STAGING, &s.entry(), false).map_err(st);
+            match listed {
+                Ok(true) => s.registered = false,
+                Ok(false) => {
+                    s.registered = false;
+                    s.discard();
+                    return Err(st(format!(
+                        "staged write for {uri} was collected by collect-staging (it outlived the grace period)"
+                    )));
+                }
+                Err(e) => {
+                    s.discard();
+                    return Err(e);
+                }
+            }
         }
         let h = Head { uri: uri.clone(), size: s.size, chunks: s.chunks, chunk: CHUNK as u64, gen: s.gen.clone() };
         let body = serde_json::to_vec(&h).unwrap();
@@ -162,13 +234,7 @@ impl Guest for crate::Backend {
         if driver != DRIVER {
             return Err(Error::InvalidArgument(format!("driver {driver:?} is not configured (this host has \"kv\")")));
         }
-        Ok(Writer::new(KvWriter(RefCell::new(Staged {
-            gen: kv::random_hex(),
-            buf: Vec::new(),
-            chunks: 0,
-            size: 0,
-            done: false,
-        }))))
+        Ok(Writer::new(KvWriter::new()))
     }
 
     fn read(uri: String, offset: u64, len: u64) -> Result<Vec<u8>, Error> {
@@ -233,5 +299,27 @@ impl Guest for crate::Backend {
         kv::edit_index(OBJECTS, &uri, false).map_err(st)?;
         delete_chunks(&h.gen, h.chunks);
         Ok(true)
+    }
+
+    fn collect_staging(before: u64) -> Result<u32, Error> {
+        // Take the old entries off the list first, in one swap: a writer still alive finds its
+        // entry gone at commit and fails instead of publishing over deleted chunks.
+        let gone = kv::update(STAGING, |cur| {
+            let all: Vec<(u64, String)> = match cur {
+                None => return Ok(Step::Keep(Vec::new())),
+                Some(b) => serde_json::from_slice(b).map_err(|e| format!("index {STAGING:?} is corrupt: {e}"))?,
+            };
+            let (gone, kept): (Vec<_>, Vec<_>) = all.into_iter().partition(|(t, _)| *t < before);
+            Ok(if gone.is_empty() { Step::Keep(gone) } else { Step::Write(serde_json::to_vec(&kept).unwrap(), gone) })
+        })
+        .map_err(st)?;
+        for (_, gen) in &gone {
+            let mut n = 0;
+            while kv::exists(&chunk_key(gen, n)).map_err(st)? {
+                n += 1;
+            }
+            delete_chunks(gen, n);
+        }
+        Ok(gone.len() as u32)
     }
 }

@@ -62,9 +62,13 @@ impl Home {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
-    /// `ARTIFACT_HOME`: the fs storage root; metadata in `metadata.db` inside it.
+    /// `ARTIFACT_HOME`: metadata in `metadata.db`, code in `cache/`, objects in `objects/`.
     pub fn store(&self) -> PathBuf {
         self.path().join("store")
+    }
+    /// The fs storage root of the default store: `ARTIFACT_HOME/objects`.
+    pub fn objects(&self) -> PathBuf {
+        self.store().join("objects")
     }
     /// `artifact args` on this home's default store (whatever ARTIFACT_STORAGE / ARTIFACT_METADATA
     /// say in the environment), run in the working directory.
@@ -104,7 +108,7 @@ impl Home {
             }
         }
         let mut v = Vec::new();
-        walk(&self.store().join("blobs"), &mut v);
+        walk(&self.objects().join("blobs"), &mut v);
         v.sort();
         v
     }
@@ -114,7 +118,7 @@ impl Home {
         std::fs::create_dir_all(&root).unwrap();
         Runtime::builder()
             .cache_dir(cache_dir())
-            .storage(artifact_host::storage::open(&format!("fs://{}", root.display())).unwrap())
+            .storage(artifact_host::storage::open(&format!("fs://{}", root.join("objects").display())).unwrap())
             .metadata(artifact_host::metadata::open(&format!("sqlite://{}", root.join("metadata.db").display())).unwrap())
             .build()
             .unwrap()
