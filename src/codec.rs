@@ -1,6 +1,7 @@
 //! Body encodings: compression pipelines, range resolution and mode decoding.
 
 use crate::backend::{BlobWriter, Storage};
+use crate::chunks::{ChunkHasher, ChunkIndex};
 use crate::model::{Body, ByteRange, Compression, Error, Mode};
 use std::io::{self, Read, Write};
 
@@ -60,8 +61,8 @@ pub fn decode_body(bytes: Vec<u8>, mode: Mode) -> Result<Body, Error> {
             .map(Body::Text)
             .map_err(|e| Error::Decode(format!("body is not valid UTF-8: {e}"))),
         Mode::Json => {
-            serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
-                .map_err(|e| Error::Decode(format!("body is not valid JSON: {e}")))?;
+            // Checked, never re-encoded: the stored text is returned byte for byte.
+            crate::json_syntax::validate(&bytes).map_err(|e| Error::Decode(format!("body is not valid JSON: {e}")))?;
             String::from_utf8(bytes)
                 .map(Body::Json)
                 .map_err(|e| Error::Decode(format!("body is not valid UTF-8: {e}")))
@@ -72,7 +73,10 @@ pub fn decode_body(bytes: Vec<u8>, mode: Mode) -> Result<Body, Error> {
 /// Largest single storage read the component asks for.
 pub const READ_CHUNK: u64 = 4 << 20;
 
-/// `io::Read` over `[offset, offset+len)` of a stored object, in storage-sized chunks.
+/// `io::Read` over `[offset, offset+len)` of a stored object, in storage-sized chunks. A
+/// *verified* source (with a [`ChunkIndex`]) reads whole chunks and hands out no byte of a chunk
+/// that fails its digest; an unverified one can report what streamed past to a [`ChunkHasher`]
+/// (building an index).
 pub struct BlobSource {
     pub storage: std::rc::Rc<dyn Storage>,
     pub uri: String,
@@ -80,25 +84,52 @@ pub struct BlobSource {
     pub remaining: u64,
     buf: Vec<u8>,
     pos: usize,
+    /// Verified bytes of the current chunk not handed out yet.
+    stash: Vec<u8>,
+    stash_pos: usize,
+    index: Option<std::rc::Rc<ChunkIndex>>,
+    /// Sees every stored byte an unverified source reads.
+    pub tap: Option<std::rc::Rc<std::cell::RefCell<ChunkHasher>>>,
 }
 
 impl BlobSource {
+    /// An unverified source (index building, content-address checks).
     pub fn new(storage: std::rc::Rc<dyn Storage>, uri: &str, offset: u64, len: u64) -> Self {
-        BlobSource { storage, uri: uri.to_string(), offset, remaining: len, buf: Vec::new(), pos: 0 }
+        BlobSource {
+            storage,
+            uri: uri.to_string(),
+            offset,
+            remaining: len,
+            buf: Vec::new(),
+            pos: 0,
+            stash: Vec::new(),
+            stash_pos: 0,
+            index: None,
+            tap: None,
+        }
     }
 
-    /// Next chunk straight from storage (no extra copy), or `None` at the end.
+    /// A source that checks every chunk against `index` before handing out any of its bytes.
+    pub fn verified(storage: std::rc::Rc<dyn Storage>, uri: &str, offset: u64, len: u64, index: std::rc::Rc<ChunkIndex>) -> Self {
+        BlobSource { index: Some(index), ..BlobSource::new(storage, uri, offset, len) }
+    }
+
+    /// Next chunk of at most `max` bytes, or `None` at the end.
     pub fn next_chunk(&mut self, max: u64) -> Result<Option<Vec<u8>>, Error> {
-        if self.pos < self.buf.len() {
-            let rest = self.buf.split_off(self.pos);
-            self.buf.clear();
-            self.pos = 0;
-            return Ok(Some(rest));
+        let max = max.max(1);
+        if self.stash_pos < self.stash.len() {
+            let n = (self.stash.len() - self.stash_pos).min(max as usize);
+            let out = self.stash[self.stash_pos..self.stash_pos + n].to_vec();
+            self.stash_pos += n;
+            return Ok(Some(out));
         }
         if self.remaining == 0 {
             return Ok(None);
         }
-        let want = self.remaining.min(max.max(1));
+        if let Some(ix) = self.index.clone() {
+            return self.next_verified(&ix, max).map(Some);
+        }
+        let want = self.remaining.min(max);
         let chunk = self.storage.read(&self.uri, self.offset, want)?;
         if chunk.is_empty() {
             return Err(Error::Integrity(format!(
@@ -109,9 +140,60 @@ impl BlobSource {
         if chunk.len() as u64 > want {
             return Err(Error::Storage(format!("storage returned more bytes than asked from {}", self.uri)));
         }
+        if let Some(t) = &self.tap {
+            t.borrow_mut().update(&chunk);
+        }
         self.offset += chunk.len() as u64;
         self.remaining -= chunk.len() as u64;
         Ok(Some(chunk))
+    }
+
+    /// Reads `[start, start+len)` whole (hosts may cap one read).
+    fn read_exact_at(&self, start: u64, len: u64) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::with_capacity(len as usize);
+        while (out.len() as u64) < len {
+            let at = start + out.len() as u64;
+            let want = len - out.len() as u64;
+            let got = self.storage.read(&self.uri, at, want)?;
+            if got.is_empty() {
+                return Err(Error::Integrity(format!("stored blob {} ends at byte {at}, before its recorded size", self.uri)));
+            }
+            if got.len() as u64 > want {
+                return Err(Error::Storage(format!("storage returned more bytes than asked from {}", self.uri)));
+            }
+            out.extend_from_slice(&got);
+        }
+        Ok(out)
+    }
+
+    fn next_verified(&mut self, ix: &ChunkIndex, max: u64) -> Result<Vec<u8>, Error> {
+        let k = self.offset / ix.chunk_size;
+        let start = k * ix.chunk_size;
+        let end = start.saturating_add(ix.chunk_size).min(ix.object_size);
+        if self.offset >= end {
+            return Err(Error::Integrity(format!("read of {} past its indexed size {}", self.uri, ix.object_size)));
+        }
+        let bytes = self.read_exact_at(start, end - start)?;
+        if !ix.verify(k, &bytes) {
+            return Err(Error::Integrity(format!(
+                "stored blob {} fails the check of chunk {k} (bytes {start}-{}): it was changed after it was written",
+                self.uri,
+                end - 1
+            )));
+        }
+        let from = (self.offset - start) as usize;
+        let take = (end - self.offset).min(self.remaining) as usize;
+        self.offset += take as u64;
+        self.remaining -= take as u64;
+        let n = take.min(max as usize);
+        if n < take {
+            self.stash = bytes[from + n..from + take].to_vec();
+            self.stash_pos = 0;
+        }
+        if from == 0 && n == bytes.len() {
+            return Ok(bytes);
+        }
+        Ok(bytes[from..from + n].to_vec())
     }
 }
 
@@ -156,6 +238,8 @@ pub struct Sink {
     pub writer: Box<dyn BlobWriter + Send>,
     buf: Vec<u8>,
     pub written: u64,
+    /// Chunk digests of the stored bytes (the object's chunk index).
+    pub chunks: ChunkHasher,
 }
 
 /// Chunk size of writes to storage: small writes are batched up to this size, large ones are
@@ -166,7 +250,7 @@ pub const WRITE_CHUNK_MAX: usize = 1 << 20;
 
 impl Sink {
     pub fn new(writer: Box<dyn BlobWriter + Send>) -> Self {
-        Sink { writer, buf: Vec::new(), written: 0 }
+        Sink { writer, buf: Vec::new(), written: 0, chunks: ChunkHasher::default() }
     }
     fn flush_buf(&mut self) -> Result<(), Error> {
         if !self.buf.is_empty() {
@@ -184,6 +268,7 @@ impl Sink {
 impl Write for Sink {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.written += data.len() as u64;
+        self.chunks.update(data);
         if self.buf.is_empty() && data.len() >= WRITE_CHUNK {
             for piece in data.chunks(WRITE_CHUNK_MAX) {
                 self.writer.write(piece).map_err(io::Error::other)?;

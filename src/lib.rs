@@ -3,10 +3,12 @@
 //! glue lives in the private `component` module.
 
 pub mod backend;
+pub mod chunks;
 pub mod codec;
 pub mod externalize;
 pub mod http;
 pub mod ids;
+pub mod json_syntax;
 pub mod manifest;
 pub mod model;
 pub mod preview;

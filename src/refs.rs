@@ -3,6 +3,8 @@
 
 use crate::model::Error;
 
+pub mod noetl;
+
 /// A parsed reference, before lookup.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ref {
@@ -20,21 +22,20 @@ pub enum Ref {
 pub fn parse_ref(s: &str) -> Result<Ref, Error> {
     let t = s.trim();
     if t.starts_with('{') {
-        let v: serde_json::Value = serde_json::from_str(t)
-            .map_err(|e| Error::InvalidRef(format!("ResultRef is not valid JSON: {e}")))?;
-        let uri = v.get("ref").and_then(|r| r.as_str()).ok_or_else(|| {
-            Error::InvalidRef("ResultRef has no string field \"ref\"".into())
-        })?;
+        let v: serde_json::Value =
+            serde_json::from_str(t).map_err(|e| Error::InvalidRef(format!("ResultRef is not valid JSON: {e}")))?;
+        let uri = v
+            .get("ref")
+            .and_then(|r| r.as_str())
+            .ok_or_else(|| Error::InvalidRef("ResultRef has no string field \"ref\"".into()))?;
         let logical = Logical::parse(uri)?.to_string();
-        let sha256 = v
-            .get("meta")
-            .and_then(|m| m.get("sha256"))
-            .and_then(|d| d.as_str())
-            .map(str::to_string);
+        let sha256 = v.get("meta").and_then(|m| m.get("sha256")).and_then(|d| d.as_str()).map(str::to_string);
         return Ok(Ref::ResultRef { logical, sha256 });
     }
-    if t.starts_with("noetl:") {
-        return Ok(Ref::Logical(Logical::parse(t)?.to_string()));
+    // Whatever NoETL reads as a `noetl:` locator (any case, after the blanks and controls its
+    // parser skips) is a logical URI, never a bucket/name or an id.
+    if noetl::has_noetl_scheme(s) {
+        return Ok(Ref::Logical(Logical::parse(s)?.to_string()));
     }
     if t.contains("://") {
         return Err(Error::InvalidRef(format!("unsupported ref scheme in {t:?} (expected noetl://)")));
@@ -47,9 +48,7 @@ pub fn parse_ref(s: &str) -> Result<Ref, Error> {
     if crate::ids::is_valid(t) {
         return Ok(Ref::Id(t.into()));
     }
-    Err(Error::InvalidRef(format!(
-        "{t:?} is not an artifact id, a noetl:// URI, bucket/name or a ResultRef object"
-    )))
+    Err(Error::InvalidRef(format!("{t:?} is not an artifact id, a noetl:// URI, bucket/name or a ResultRef object")))
 }
 
 fn as_ref_error(e: Error) -> Error {
@@ -61,6 +60,11 @@ fn as_ref_error(e: Error) -> Error {
 
 /// A logical URI: `noetl://` followed by one or more non-empty, individually percent-encoded
 /// segments. Holds the decoded segments; printing re-encodes them canonically.
+///
+/// Parsing reads a locator exactly as NoETL does (see [`noetl`]): lenient about the scheme's
+/// case, blanks, empty segments and escapes, but refusing what NoETL refuses. Printing is
+/// always canonical: `noetl://`, the segments joined by `/`, each with every byte but
+/// `A-Z a-z 0-9 - . _ ~` escaped as uppercase `%XX` (what NoETL's `str(locator)` prints too).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Logical {
     pub segments: Vec<String>,
@@ -70,14 +74,6 @@ const SCHEME: &str = "noetl://";
 
 fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Percent-encodes one segment: every byte except unreserved ones becomes `%XX` (uppercase).
@@ -93,56 +89,25 @@ pub fn encode_segment(s: &str) -> String {
     out
 }
 
-fn decode_segment(seg: &str, uri: &str) -> Result<String, Error> {
-    let bad = |why: &str| Error::InvalidRef(format!("{why} in {uri:?}"));
-    if seg.is_empty() {
-        return Err(bad("empty segment"));
-    }
-    let bytes = seg.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'%' => {
-                let (h, l) = match (bytes.get(i + 1).and_then(|&x| hex(x)), bytes.get(i + 2).and_then(|&x| hex(x))) {
-                    (Some(h), Some(l)) => (h, l),
-                    _ => return Err(bad("bad percent-encoding (expected %XX, uppercase hex)")),
-                };
-                let v = h << 4 | l;
-                if is_unreserved(v) {
-                    return Err(bad("needlessly percent-encoded character"));
-                }
-                out.push(v);
-                i += 3;
-            }
-            b'?' => return Err(bad("query not allowed")),
-            b'#' => return Err(bad("fragment not allowed")),
-            b';' => return Err(bad("parameters not allowed")),
-            b if is_unreserved(b) => {
-                out.push(b);
-                i += 1;
-            }
-            _ => return Err(bad(&format!("character {:?} must be percent-encoded", b as char))),
-        }
-    }
-    String::from_utf8(out).map_err(|_| bad("segment is not UTF-8 after decoding"))
-}
+/// Whether a decoded segment may contain `/`. NoETL refuses it (its segments never hold one),
+/// but our own URIs escape the `/` of folder-style names and execution ids as `%2F`
+/// (`noetl://artifact/vendor/2026%2Fq1.json/<id>`), and those must keep resolving. This is the
+/// one place where we accept a locator NoETL refuses; NoETL never writes such a locator.
+const ACCEPT_ESCAPED_SLASH: bool = true;
 
 impl Logical {
-    /// Parses a canonical logical URI.
+    /// Parses a logical URI as NoETL does: every locator NoETL accepts gives the same segments,
+    /// every one it refuses is `invalid-ref` (except an escaped `/`, see `ACCEPT_ESCAPED_SLASH`).
     pub fn parse(uri: &str) -> Result<Self, Error> {
-        let rest = uri
-            .strip_prefix(SCHEME)
-            .ok_or_else(|| Error::InvalidRef(format!("{uri:?} does not start with noetl://")))?;
-        if rest.is_empty() {
-            return Err(Error::InvalidRef(format!("{uri:?} has no segments")));
-        }
-        let segments = rest
-            .split('/')
-            .map(|s| decode_segment(s, uri))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Logical { segments })
+        noetl::parse_with(uri, ACCEPT_ESCAPED_SLASH)
+            .map(|segments| Logical { segments })
+            .map_err(|r| Error::InvalidRef(format!("invalid logical URI {uri:?}: {}", r.why())))
+    }
+
+    /// Whether printing and parsing back gives these segments again: each is non-empty and has
+    /// no leading or trailing blanks (NoETL trims them).
+    pub fn is_canonical(&self) -> bool {
+        !self.segments.is_empty() && self.segments.iter().all(|s| !s.is_empty() && noetl::py_strip(s).len() == s.len())
     }
 
     /// `noetl://execution/<eid>/result/<name>/<id>` (or `manifest` for manifests).
@@ -206,59 +171,4 @@ pub fn validate_name(n: &str) -> Result<(), Error> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trips_awkward_names() {
-        for name in ["a/b", "snake_case", "50%", "with space", "ünï", "x.json.gz"] {
-            let l = Logical::execution("e1", false, name, "01ARZ3NDEKTSV4RRFFQ69G5FAV");
-            let s = l.to_string();
-            assert_eq!(Logical::parse(&s).unwrap(), l, "{s}");
-            assert_eq!(Logical::parse(&s).unwrap().to_string(), s);
-        }
-    }
-
-    #[test]
-    fn rejects_malformed_uris() {
-        for bad in [
-            "noetl://", "noetl://a//b", "noetl://a/", "noetl://a?x=1", "noetl://a#f", "noetl://a;p",
-            "noetl://a%2", "noetl://a%zz", "noetl://a%2f", "noetl://a%41", "http://a/b", "noetl:/a",
-            "noetl://a b", "noetl://%FF",
-        ] {
-            assert!(matches!(Logical::parse(bad), Err(Error::InvalidRef(_))), "{bad}");
-        }
-    }
-
-    #[test]
-    fn parses_every_ref_form() {
-        let id = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
-        assert_eq!(parse_ref(id).unwrap(), Ref::Id(id.into()));
-        assert_eq!(
-            parse_ref("vendor_prices/2026/a.xls").unwrap(),
-            Ref::Name { bucket: "vendor_prices".into(), name: "2026/a.xls".into() }
-        );
-        assert!(matches!(parse_ref("noetl://execution/1/result/x/y").unwrap(), Ref::Logical(_)));
-        let rr = r#"{"kind":"result_ref","ref":"noetl://execution/1/result/x/y","meta":{"sha256":"ab"},"extra":1}"#;
-        assert_eq!(
-            parse_ref(rr).unwrap(),
-            Ref::ResultRef { logical: "noetl://execution/1/result/x/y".into(), sha256: Some("ab".into()) }
-        );
-        for bad in ["", "nope", "{not json", r#"{"kind":"result_ref"}"#, "s3://x/y", "Bad/x", "b/../x"] {
-            assert!(matches!(parse_ref(bad), Err(Error::InvalidRef(_))), "{bad}");
-        }
-    }
-
-    #[test]
-    fn bucket_and_name_rules() {
-        assert!(validate_bucket("vendor_prices").is_ok());
-        for b in ["", "Upper", "-x", "a/b", &"a".repeat(64)] {
-            assert!(validate_bucket(b).is_err(), "{b}");
-        }
-        assert!(validate_name("VectorAnalitico_2026_03_15.xls").is_ok());
-        assert!(validate_name("folder/sub/file.txt").is_ok());
-        for n in ["", "/abs", "a//b", "a/./b", "../x", "tab\tx", "back\\slash", "trailing/"] {
-            assert!(validate_name(n).is_err(), "{n}");
-        }
-    }
-}
+mod tests;

@@ -255,6 +255,11 @@ pub fn verify(keys: &Keys, method: &str, id: &str, query: &str, now_secs: u64) -
         if slot.is_some() {
             return Err(forbidden("malformed signature: a signed parameter appears twice"));
         }
+        // One spelling per signed URL: `exp`, `kid` and `sig` never need escapes, and only the
+        // form `sign_path` writes is accepted (no padding, no other alphabet, no leading zeros).
+        if matches!(k, "exp" | "kid" | "sig") && v.contains('%') {
+            return Err(forbidden("malformed signature: escaped characters in a signed parameter"));
+        }
         *slot = Some(pct_decode(v).ok_or_else(|| forbidden("malformed signature: bad percent-encoding"))?);
     }
     let (exp, kid, sig) = match (exp, kid, sig) {
@@ -266,9 +271,12 @@ pub fn verify(keys: &Keys, method: &str, id: &str, query: &str, now_secs: u64) -
         .ok()
         .filter(|_| exp.bytes().all(|b| b.is_ascii_digit()) && exp.len() <= 20)
         .ok_or_else(|| forbidden("malformed signature: exp is not unix seconds"))?;
+    if exp_n.to_string() != exp {
+        return Err(forbidden("malformed signature: exp is not in canonical form"));
+    }
     let sig_bytes = base64_decode(&sig)
-        .filter(|b| b.len() == 32)
-        .ok_or_else(|| forbidden("malformed signature: sig is not 32 bytes of base64url"))?;
+        .filter(|b| b.len() == 32 && base64url_encode(b) == sig)
+        .ok_or_else(|| forbidden("malformed signature: sig is not 32 bytes of unpadded base64url"))?;
     let granted_range = match &range {
         None => None,
         Some(r) => Some(codec::parse_range(r).map_err(|_| forbidden("malformed signature: bad range"))?),
@@ -281,11 +289,19 @@ pub fn verify(keys: &Keys, method: &str, id: &str, query: &str, now_secs: u64) -
     if signed_as == "HEAD" && method != "HEAD" {
         return Err(forbidden("this URL is signed for HEAD only"));
     }
-    let key = keys.key(&kid).ok_or_else(|| forbidden("invalid signature"))?;
+    // An unknown kid costs the same MAC work as a known one, so timing does not tell which
+    // key ids exist.
+    let known = keys.key(&kid);
     let msg = canonical(signed_as, id, exp_n, range.as_deref().unwrap_or(""), &kid);
-    mac(key, &msg).verify_slice(&sig_bytes).map_err(|_| forbidden("invalid signature"))?;
+    let checked = mac(known.unwrap_or(&[0u8; 32]), &msg).verify_slice(&sig_bytes);
+    if known.is_none() || checked.is_err() {
+        return Err(forbidden("invalid signature"));
+    }
     if exp_n <= now_secs {
-        return Err(Error::Expired(format!("signed URL expired at {}", crate::time::format_rfc3339(exp_n * 1000))));
+        return Err(Error::Expired(format!(
+            "signed URL expired at {}",
+            crate::time::format_rfc3339(exp_n.saturating_mul(1000))
+        )));
     }
     if exp_n - now_secs > MAX_TTL_SECS {
         return Err(forbidden("signature expiry is more than 7 days ahead"));

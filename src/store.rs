@@ -3,6 +3,7 @@
 //! directly.
 
 use crate::backend::{BlobWriter, Metadata, Publish, Storage};
+use crate::chunks::{index_uri, object_of_index, ChunkHasher, ChunkIndex, INDEX_PREFIX};
 use crate::codec::{self, BlobSource, Encoder, Sink, Verifier};
 use crate::ids;
 use crate::model::*;
@@ -71,6 +72,11 @@ fn ext_for(content_type: &str, c: Compression) -> String {
 impl Store {
     pub fn new(storage: Rc<dyn Storage>, metadata: Rc<dyn Metadata>) -> Self {
         Store { storage, metadata, now: ids::now_ms }
+    }
+
+    /// The same store on another clock (tests).
+    pub fn clone_with_now(&self, now: fn() -> Timestamp) -> Store {
+        Store { now, ..self.clone() }
     }
 
     /// Resolves any ref form to its record; `not-found` when it names nothing.
@@ -340,6 +346,11 @@ impl Store {
             return Ok(false);
         }
         let deleted = self.storage.delete(uri);
+        if deleted.is_ok() {
+            if let Some(ix) = index_uri(uri) {
+                let _ = self.storage.delete(&ix);
+            }
+        }
         let finished = self.metadata.finish_delete(uri);
         let deleted = deleted?;
         finished?;
@@ -415,31 +426,133 @@ impl Store {
                 }
             }
         }
+        // Indexes whose object is gone (a delete killed between the two). An index written for
+        // an object a moment after this check is at worst rebuilt by its next read.
+        for d in self.storage.drivers() {
+            let prefix = format!("{d}://{INDEX_PREFIX}/");
+            let mut cursor: Option<String> = None;
+            loop {
+                let (uris, next) = self.storage.list_objects(&prefix, cursor.as_deref(), 1000)?;
+                for u in uris {
+                    let gone = match object_of_index(&u) {
+                        Some(o) => self.storage.stat(&o)?.is_none(),
+                        None => false,
+                    };
+                    if gone && self.storage.delete(&u)? {
+                        report.blobs.push(u);
+                    }
+                }
+                match next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
         let grace = opts.staging_grace_ms.unwrap_or(DEFAULT_STAGING_GRACE_MS);
         report.staging = self.storage.collect_staging(now.saturating_sub(grace))?;
         Ok(report)
     }
 
-    /// Checks that the object at `uri` holds exactly the logical bytes `rec` describes (size and
-    /// SHA-256, decoded per `rec.compression`), reading it whole. `Ok(false)` when it does not.
-    fn object_verifies(&self, rec: &Record, uri: &str) -> Result<bool, Error> {
-        let Some(stored) = self.storage.stat(uri)? else { return Ok(false) };
-        let mut probe = rec.clone();
-        probe.location.uri = uri.to_string();
-        probe.stored_bytes = stored;
+    /// Reads the object at `uri` whole and checks that it holds exactly the logical bytes `rec`
+    /// describes (size and SHA-256, decoded per `rec.compression`, no trailing bytes). Returns
+    /// its chunk index; `Integrity` (or `NotFound`) when it does not check out.
+    pub(crate) fn verify_object(&self, rec: &Record, uri: &str) -> Result<ChunkIndex, Error> {
+        let stored = self.storage.stat(uri)?.ok_or_else(|| Error::NotFound(format!("no object at {uri}")))?;
+        let integrity = |why: String| Error::Integrity(format!("artifact {} ({uri}): {why}", rec.id));
         if rec.compression == Compression::None && stored != rec.bytes {
-            return Ok(false);
+            return Err(integrity(format!("stored object has {stored} bytes, recorded {}", rec.bytes)));
         }
-        let mut reader = Reader::open(self, probe, None, None)?;
-        loop {
-            match reader.read(1 << 20) {
-                Ok(c) if c.is_empty() => return Ok(true),
-                Ok(_) => {}
-                Err(Error::Integrity(_) | Error::Decode(_)) => return Ok(false),
-                Err(Error::NotFound(_)) => return Ok(false),
-                Err(e) => return Err(e),
+        let tap = Rc::new(std::cell::RefCell::new(ChunkHasher::default()));
+        let mut src = BlobSource::new(self.storage.clone(), uri, 0, stored);
+        src.tap = Some(tap.clone());
+        let mut logical = Sha256::new();
+        let mut count = 0u64;
+        let mut buf = vec![0u8; 256 << 10];
+        let mut drain = |r: &mut dyn Read| -> Result<(), Error> {
+            loop {
+                let n = r.read(&mut buf).map_err(|e| codec::pipeline_error(e, uri))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                count += n as u64;
+                if count > rec.bytes {
+                    return Err(integrity("stored blob is longer than recorded".into()));
+                }
+                logical.update(&buf[..n]);
+            }
+        };
+        // Compressed input the decoder did not use: bytes after the stream.
+        let unused = match rec.compression {
+            // A zlib stream ends on its own; what follows it in the object is not part of it.
+            Compression::Deflate => {
+                let mut d = flate2::read::ZlibDecoder::new(src);
+                drain(&mut d)?;
+                stored - d.total_in().min(stored)
+            }
+            c => {
+                let mut d = codec::decoder(c, src);
+                drain(&mut d)?;
+                drop(d);
+                stored - tap.borrow().total().min(stored)
+            }
+        };
+        if unused > 0 {
+            return Err(integrity(format!("stored blob has {unused} bytes after its compressed stream")));
+        }
+        let hasher = tap.borrow().clone();
+        if count != rec.bytes {
+            return Err(integrity("stored blob is shorter than recorded".into()));
+        }
+        let got = hex(&logical.finalize());
+        if got != rec.sha256 {
+            return Err(integrity(format!("sha256 mismatch: recorded {}, stored bytes hash to {got}", rec.sha256)));
+        }
+        hasher.finish(&rec.sha256)
+    }
+
+    /// The chunk index of the object at `uri` (`stored` bytes) that `rec` describes: loaded when
+    /// the stored one verifies, else built by [`Store::verify_object`] and stored for next time.
+    pub(crate) fn chunk_index(&self, rec: &Record, uri: &str, stored: u64) -> Result<Rc<ChunkIndex>, Error> {
+        let ix_uri = index_uri(uri).ok_or_else(|| Error::Storage(format!("object URI {uri} has no scheme")))?;
+        let want = ChunkIndex::encoded_len(stored);
+        if self.storage.stat(&ix_uri)? == Some(want) {
+            let src = BlobSource::new(self.storage.clone(), &ix_uri, 0, want);
+            let mut bytes = Vec::with_capacity(want as usize);
+            if codec::decoder(Compression::None, src).read_to_end(&mut bytes).is_ok() {
+                if let Some(ix) = ChunkIndex::decode(&bytes, stored, &rec.sha256) {
+                    return Ok(Rc::new(ix));
+                }
             }
         }
+        let ix = self.verify_object(rec, uri)?;
+        let _ = self.write_index(uri, &ix);
+        Ok(Rc::new(ix))
+    }
+
+    /// The stored (still encoded) bytes of `rec`'s object as a verified source, and their size.
+    pub fn stored_source(&self, rec: &Record) -> Result<(BlobSource, u64), Error> {
+        let uri = &rec.location.uri;
+        let stored = self
+            .storage
+            .stat(uri)?
+            .ok_or_else(|| Error::Integrity(format!("artifact {} ({uri}): its stored object is missing", rec.id)))?;
+        let index = self.chunk_index(rec, uri, stored)?;
+        Ok((BlobSource::verified(self.storage.clone(), uri, 0, stored, index), stored))
+    }
+
+    /// Stores `ix` as the index of the object at `uri` (replacing any other).
+    fn write_index(&self, uri: &str, ix: &ChunkIndex) -> Result<(), Error> {
+        let (driver, _) = uri.split_once("://").ok_or_else(|| Error::Storage(format!("object URI {uri} has no scheme")))?;
+        let ix_uri = index_uri(uri).ok_or_else(|| Error::Storage(format!("object URI {uri} has no scheme")))?;
+        let mut w = self.storage.create_writer(driver)?;
+        let enc = ix.encode();
+        for piece in enc.chunks(codec::WRITE_CHUNK_MAX) {
+            if let Err(e) = w.write(piece) {
+                w.abort();
+                return Err(e);
+            }
+        }
+        w.commit(&ix_uri, Publish::Overwrite).map(drop)
     }
 }
 
@@ -462,9 +575,10 @@ impl GcOptions {
 fn template_uri(t: &Template, var: &dyn Fn(&str) -> Option<String>) -> Result<String, Error> {
     let uri = t.render(var)?;
     let path = uri.split_once("://").map_or(uri.as_str(), |(_, p)| p);
-    if path.split('/').next() == Some(CONTENT_PREFIX) {
+    let first = path.split('/').next().unwrap_or_default();
+    if first == CONTENT_PREFIX || first == INDEX_PREFIX {
         return Err(Error::InvalidArgument(format!(
-            "store template renders {uri:?}, inside the content-addressed namespace {CONTENT_PREFIX}/ that only the store writes"
+            "store template renders {uri:?}, inside {first}/, a namespace only the store writes (content-addressed blobs and chunk indexes)"
         )));
     }
     Ok(uri)
@@ -619,7 +733,8 @@ impl Writer {
             }
             None => (hex(&std::mem::take(&mut w.hasher).finalize()), self.written),
         };
-        let sink = w.encoder.take().expect("open writer has an encoder").finish()?;
+        let mut sink = w.encoder.take().expect("open writer has an encoder").finish()?;
+        let chunks = std::mem::take(&mut sink.chunks).finish(&sha)?;
         let mut blob: Box<dyn BlobWriter + Send> = sink.writer;
         let mut rec = w.rec.clone();
         rec.bytes = logical_bytes;
@@ -650,7 +765,7 @@ impl Writer {
         let holder = ids::new_id((store.now)());
         store.pin(&uri, &holder)?;
         let mut release = Vec::new();
-        let out = self.publish_pinned(&mut rec, blob.as_mut(), content_addressed, old, w.if_exists, &mut release);
+        let out = self.publish_pinned(&mut rec, blob.as_mut(), &chunks, content_addressed, old, w.if_exists, &mut release);
         let unpinned = store.metadata.unpin_object(&uri, &holder);
         if out.is_err() {
             blob.abort();
@@ -667,10 +782,12 @@ impl Writer {
 
     /// The part of [`Writer::publish`] that runs under the pin: commit (or verify and reuse) the
     /// object, then insert or update the record. URIs to release afterwards go to `release`.
+    #[allow(clippy::too_many_arguments)]
     fn publish_pinned(
         &self,
         rec: &mut Record,
         blob: &mut (dyn BlobWriter + Send),
+        chunks: &ChunkIndex,
         content_addressed: bool,
         old: Option<Record>,
         if_exists: IfExists,
@@ -678,26 +795,34 @@ impl Writer {
     ) -> Result<PutResult, Error> {
         let store = &self.store;
         let uri = rec.location.uri.clone();
-        if content_addressed {
-            // Content addresses are verified, not trusted: an object already there is reused only
-            // when it holds exactly these logical bytes; otherwise ours replaces it.
-            let mut reuse = store.storage.stat(&uri)?.is_some() && store.object_verifies(rec, &uri)?;
-            if !reuse {
-                let publish = if store.storage.stat(&uri)?.is_some() { Publish::Overwrite } else { Publish::IfAbsent };
-                if !blob.commit(&uri, publish)? {
-                    // Another put committed the same address a moment ago.
-                    if !store.object_verifies(rec, &uri)? {
-                        return Err(Error::Storage(format!("{uri} was replaced by bytes that do not verify; retry the put")));
-                    }
-                    reuse = true;
+        // Content addresses are verified, not trusted: an object already there is reused only
+        // when it holds exactly these logical bytes; otherwise ours replaces it.
+        let reusable = |rec: &Record| match store.verify_object(rec, &uri) {
+            Ok(ix) => Ok(Some(ix)),
+            Err(Error::Integrity(_) | Error::Decode(_) | Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        };
+        let index = if content_addressed {
+            let existing = store.storage.stat(&uri)?;
+            let reused = match existing {
+                Some(_) => reusable(rec)?,
+                None => None,
+            };
+            match reused {
+                Some(ix) => {
+                    blob.abort();
+                    ix
                 }
-            } else {
-                blob.abort();
-            }
-            if reuse {
-                // Its encoding (so its size) may differ from ours, e.g. a blob made by `gzip -9`.
-                if let Some(n) = store.storage.stat(&uri)? {
-                    rec.stored_bytes = n;
+                None => {
+                    let publish = if existing.is_some() { Publish::Overwrite } else { Publish::IfAbsent };
+                    if blob.commit(&uri, publish)? {
+                        chunks.clone()
+                    } else {
+                        // Another put committed the same address a moment ago.
+                        reusable(rec)?.ok_or_else(|| {
+                            Error::Storage(format!("{uri} was replaced by bytes that do not verify; retry the put"))
+                        })?
+                    }
                 }
             }
         } else {
@@ -707,7 +832,12 @@ impl Writer {
             if !blob.commit(&uri, publish)? {
                 return Err(Error::Conflict(format!("storage location {uri} is already taken")));
             }
-        }
+            chunks.clone()
+        };
+        // A reused blob's encoding (so its size) may differ from ours, e.g. one made by `gzip -9`.
+        rec.stored_bytes = index.object_size;
+        // Best effort: a missing index is rebuilt by the first read.
+        let _ = store.write_index(&uri, &index);
         if let Some(old) = old {
             store.metadata.update(rec)?;
             if old.location.uri != uri {
@@ -772,20 +902,31 @@ impl Reader {
         }
         let uri = rec.location.uri.clone();
         let storage = store.storage.clone();
+        // The object's own size: a shared blob may be encoded differently from ours.
+        let stored = storage.stat(&uri)?.ok_or_else(|| {
+            Error::Integrity(format!("artifact {} ({uri}): its stored object is missing", rec.id))
+        })?;
+        if rec.compression == Compression::None && stored != size {
+            return Err(Error::Integrity(format!(
+                "artifact {} ({uri}): stored object has {stored} bytes, recorded {size}",
+                rec.id
+            )));
+        }
+        // Every chunk is checked against the index before any of its bytes is handed out.
+        let index = store.chunk_index(&rec, &uri, stored)?;
         let (src, skip) = match rec.compression {
-            Compression::None => (Source::Direct(BlobSource::new(storage.clone(), &uri, offset, if full { size } else { len })), 0),
-            c => {
-                // The object's own size: a shared blob may be encoded differently from ours.
-                let stored = storage.stat(&uri)?.ok_or_else(|| Error::NotFound(format!("no object at {uri}")))?;
-                (Source::Decoded(codec::decoder(c, BlobSource::new(storage, &uri, 0, stored))), offset)
-            }
+            Compression::None => (Source::Direct(BlobSource::verified(storage, &uri, offset, len, index)), 0),
+            c => (Source::Decoded(codec::decoder(c, BlobSource::verified(storage, &uri, 0, stored, index))), offset),
         };
+        // Verified chunks of an uncompressed object are its logical bytes; decoded ones are hashed
+        // again so a full read also ends on `meta.sha256`.
+        let hash_logical = full && rec.compression != Compression::None;
         Ok(Reader {
             uri,
             src,
             remaining: len,
             skip,
-            hasher: full.then(Sha256::new),
+            hasher: hash_logical.then(Sha256::new),
             full,
             produced: 0,
             done: false,
@@ -862,7 +1003,8 @@ impl Reader {
         }
         if self.full {
             let extra = match &mut self.src {
-                Source::Direct(s) => s.storage.stat(&self.uri)?.is_some_and(|n| n > self.meta.bytes),
+                // Its size was checked at open and every chunk against the index.
+                Source::Direct(_) => false,
                 Source::Decoded(r) => {
                     let mut b = [0u8; 1];
                     r.read(&mut b).map_err(|e| codec::pipeline_error(e, &self.uri))? > 0
@@ -906,3 +1048,6 @@ mod tests;
 
 #[cfg(test)]
 mod precompressed_tests;
+
+#[cfg(test)]
+mod integrity_tests;

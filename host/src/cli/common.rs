@@ -72,6 +72,39 @@ pub fn print_json(v: &serde_json::Value) {
     println!("{v}");
 }
 
+/// A body as JSON text for output: mode `json` exactly as stored (never re-parsed, so number
+/// spellings, key order, duplicate keys and any nesting depth survive), text as a JSON string,
+/// bytes as a base64 string.
+pub fn body_json(b: artifact_component::model::Body) -> String {
+    use artifact_component::model::Body;
+    match b {
+        Body::Json(s) => s,
+        Body::Text(s) => serde_json::Value::String(s).to_string(),
+        Body::Bytes(b) => serde_json::Value::String(artifact_component::manifest::base64(&b)).to_string(),
+    }
+}
+
+/// One JSON object from members whose values are already JSON text, in the given order.
+pub fn object_of(members: &[(&str, &str)]) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::Value::String(k.to_string()).to_string());
+        out.push(':');
+        out.push_str(v);
+    }
+    out.push('}');
+    out
+}
+
+/// `{"status":"success","data":…,"meta":{…}}` with the body inserted verbatim (see [`body_json`]).
+pub fn success_with_data(data: artifact_component::model::Body, meta: &artifact_component::model::Record) -> String {
+    let meta = artifact_component::result_ref::meta_json(meta).to_string();
+    object_of(&[("status", "\"success\""), ("data", &body_json(data)), ("meta", &meta)])
+}
+
 /// Prints the error as JSON on stdout and as a sentence on stderr.
 pub fn print_error(e: &HostError) {
     let v = serde_json::json!({

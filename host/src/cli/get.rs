@@ -1,12 +1,10 @@
 //! `artifact get REF`: prints `{"status":"success","data":…,"meta":{…}}`; in bytes mode writes
 //! the raw bytes to `-o FILE` (atomically: a temp file renamed on success) or to stdout.
 
-use super::common::{print_json, Env};
+use super::common::{success_with_data, Env};
 use artifact_component::codec::parse_range;
-use artifact_component::model::{Body, ByteRange, GetOptions, Mode};
-use artifact_component::result_ref::meta_json;
+use artifact_component::model::{ByteRange, GetOptions, Mode};
 use artifact_host::HostError;
-use serde_json::value::RawValue;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -60,17 +58,11 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
         };
     }
     let g = rt.get(&a.r#ref, &opts)?;
-    let data: Box<RawValue> = match g.data {
-        Body::Json(s) => RawValue::from_string(s).map_err(|e| HostError::Trap(format!("component returned bad JSON: {e}")))?,
-        Body::Text(s) => RawValue::from_string(serde_json::to_string(&s).expect("strings serialize"))
-            .expect("serialized string is JSON"),
-        Body::Bytes(_) => unreachable!("bytes mode handled above"),
-    };
-    let envelope = serde_json::json!({ "status": "success", "data": data, "meta": meta_json(&g.meta) });
+    let envelope = success_with_data(g.data, &g.meta);
     match &a.output {
         Some(path) => write_atomically(path, |out| Ok(writeln!(out, "{envelope}")?)),
         None => {
-            print_json(&envelope);
+            println!("{envelope}");
             Ok(())
         }
     }

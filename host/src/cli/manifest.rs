@@ -1,13 +1,12 @@
 //! `artifact manifest …`: build manifests (create / add / complete), print the document (show)
 //! and stream its resolved parts (parts). Every command prints JSON naming the manifest's ref.
 
-use super::common::{print_json, Env};
+use super::common::{body_json, object_of, print_json, success_with_data, Env};
 use super::put::PutArgs;
-use artifact_component::manifest::{base64, ManifestOptions, Strategy};
+use artifact_component::manifest::{ManifestOptions, Strategy};
 use artifact_component::model::{Body, Error, GetOptions, Kind, ManifestLimits, Mode, PutResult};
 use artifact_component::result_ref::meta_json;
 use artifact_host::HostError;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use std::io::Write;
 
@@ -133,11 +132,10 @@ fn show(env: &Env, a: RefArg) -> Result<(), HostError> {
     if g.meta.kind != Kind::Manifest {
         return Err(Error::InvalidArgument(format!("{} is a {}, not a manifest", a.manifest, g.meta.kind.as_str())).into());
     }
-    let Body::Json(doc) = g.data else {
+    if !matches!(g.data, Body::Json(_)) {
         return Err(HostError::Trap("component returned a non-JSON manifest document".into()));
-    };
-    let data = raw(doc)?;
-    print_json(&serde_json::json!({ "status": "success", "data": data, "meta": meta_json(&g.meta) }));
+    }
+    println!("{}", success_with_data(g.data, &g.meta));
     Ok(())
 }
 
@@ -152,18 +150,15 @@ fn parts(env: &Env, a: PartsArgs) -> Result<(), HostError> {
     let mut out = stdout.lock();
     for p in &mut parts {
         let p = p?;
-        let data = match p.data {
-            Body::Json(s) => raw(s)?,
-            Body::Text(s) => raw(serde_json::to_string(&s).expect("strings serialize"))?,
-            Body::Bytes(b) => raw(serde_json::to_string(&base64(&b)).expect("strings serialize"))?,
-        };
-        let line = serde_json::json!({ "manifest": manifest, "index": p.index, "data": data, "meta": meta_json(&p.meta) });
+        let line = object_of(&[
+            ("manifest", &Value::String(manifest.clone()).to_string()),
+            ("index", &p.index.to_string()),
+            ("data", &body_json(p.data)),
+            ("meta", &meta_json(&p.meta).to_string()),
+        ]);
         writeln!(out, "{line}")?;
     }
     out.flush()?;
     Ok(())
 }
 
-fn raw(s: String) -> Result<Box<RawValue>, HostError> {
-    RawValue::from_string(s).map_err(|e| HostError::Trap(format!("component returned bad JSON: {e}")))
-}

@@ -377,6 +377,9 @@ impl Runtime {
         let ctx = Ctx::new(self.shared.clone());
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|c| c as &mut dyn wasmtime::ResourceLimiter);
+        // A body the guest returns (up to the documented 256 MiB get cap, and anything else its
+        // memory can hold) may cross in one call; the memory limit bounds it.
+        store.set_hostcall_fuel(self.shared.limits.memory_bytes);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.deadline_ticks());
         let inst = self.pre.instantiate(&mut store).map_err(|e| self.trap(e, &store))?;

@@ -79,7 +79,7 @@ fn ten_mib_round_trip_and_head() {
     assert_eq!(head["meta"]["sha256"], expected);
     // ...while get now fails with a typed error.
     let g = h.json(&["get", &id, "--mode", "bytes", "-o", out.to_str().unwrap()], false);
-    assert_eq!(g["error"]["kind"], "not-found");
+    assert_eq!(g["error"]["kind"], "integrity", "a record whose object is lost: {g}");
     assert!(std::fs::read(&out).unwrap() == data, "a failed get must not clobber the output file");
 }
 
@@ -159,7 +159,8 @@ fn bad_input_is_typed_and_changes_nothing() {
     let before = h.snapshot();
     for (args, kind) in [
         (vec!["get", "not a ref"], "invalid-ref"),
-        (vec!["get", "noetl://execution//result/x/y"], "invalid-ref"),
+        (vec!["get", "noetl://execution/%20/result/x/y"], "invalid-ref"),
+        (vec!["get", "noetl://execution//result/x/y"], "not-found"),
         (vec!["head", "noetl://a?b"], "invalid-ref"),
         (vec!["get", "01ARZ3NDEKTSV4RRFFQ69G5FAV"], "not-found"),
         (vec!["head", "b/missing"], "not-found"),

@@ -301,5 +301,6 @@ fn killing_a_streaming_put_leaves_no_record_and_no_object() {
     assert!(o.status.success());
     let rec = m.get_by_name(&bucket, "big.bin").unwrap().expect("record");
     assert_eq!(rec.bytes, ((SINGLE_PUT_MAX >> 20) as u64 + 2) << 20);
-    assert_eq!(all_uris(&s, "s3://"), vec![rec.location.uri.clone()]);
+    let index = format!("s3://index/{}", rec.location.uri.strip_prefix("s3://").unwrap());
+    assert_eq!(all_uris(&s, "s3://"), vec![rec.location.uri.clone(), index], "the object and its chunk index");
 }

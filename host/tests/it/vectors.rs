@@ -268,10 +268,12 @@ fn templates() {
                 let rec = got.unwrap_or_else(|e| panic!("{t}: {e}")).record;
                 let rendered = s(c, "rendered");
                 assert_eq!(rec.location.uri, rendered, "{t}");
-                let files = fx.files();
                 let rel = rendered.strip_prefix("fs://").unwrap();
+                // The object at the rendered path, and its chunk index under index/.
+                let files: Vec<_> = fx.files().into_iter().filter(|(p, _)| !p.starts_with(fx.root.join("index"))).collect();
                 assert_eq!(files.len(), 1, "{t}: {files:?}");
                 assert_eq!(files[0].0, fx.root.join(rel), "{t}: the blob is at the rendered path");
+                assert!(fx.root.join("index").join(rel).is_file(), "{t}: its chunk index");
                 let g = fx.rt.get(&rec.id, &GetOptions { mode: Some(Mode::Bytes), ..Default::default() }).unwrap();
                 assert_eq!(g.data, Body::Bytes(body.to_vec()), "{t}: reads back");
             }

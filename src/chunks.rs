@@ -1,0 +1,201 @@
+//! The chunk index: a SHA-256 per [`CHUNK`] bytes of a stored object, so every byte a read hands
+//! out (ranged, streamed, HTTP 206 and 200) is verified before it leaves, with memory bounded by
+//! one chunk. `meta.sha256` stays the digest of the logical bytes; the index is over the *stored*
+//! bytes (compressed ones included), which is what reads fetch.
+//!
+//! The index of the object at `D://P` is itself an object, at `D://index/P` (a namespace only the
+//! store writes, like `blobs/`). It is written when a put commits its object, and built on first
+//! read for objects stored without one (that read verifies the whole object against
+//! `meta.sha256` first). It is trusted only when it verifies itself:
+//!
+//! ```text
+//! "AIDX1\n" | object size u64 LE | chunk size u64 LE | logical sha256 (32) | n × chunk sha256 (32)
+//!           | sha256 of everything before (32)
+//! ```
+//! with `n = ceil(object size / chunk size)`, the object size equal to the object's, and the
+//! logical digest equal to the record's. A corrupted, truncated, stale or swapped index is
+//! therefore ignored and rebuilt; a corrupted object fails the chunk it is in.
+
+use crate::model::Error;
+use sha2::{Digest, Sha256};
+
+/// Bytes per chunk. 1 MiB: a ranged read fetches at most two chunks more than it returns, and
+/// the index costs 32 bytes per MiB (32 KiB for 1 GiB); see benches/README.md for the cost.
+pub const CHUNK: u64 = 1 << 20;
+const MAGIC: &[u8; 6] = b"AIDX1\n";
+const HEADER: usize = 6 + 8 + 8 + 32;
+/// The namespace of index objects.
+pub const INDEX_PREFIX: &str = "index";
+
+/// The index URI of the object at `uri` (`None` for a URI without a scheme).
+pub fn index_uri(uri: &str) -> Option<String> {
+    let (driver, path) = uri.split_once("://")?;
+    Some(format!("{driver}://{INDEX_PREFIX}/{path}"))
+}
+
+/// The object URI an index URI belongs to.
+pub fn object_of_index(uri: &str) -> Option<String> {
+    let (driver, path) = uri.split_once("://")?;
+    Some(format!("{driver}://{}", path.strip_prefix(INDEX_PREFIX)?.strip_prefix('/')?))
+}
+
+/// Digests stored bytes chunk by chunk as they stream past.
+#[derive(Clone, Default)]
+pub struct ChunkHasher {
+    cur: Sha256,
+    in_cur: u64,
+    digests: Vec<[u8; 32]>,
+    total: u64,
+}
+
+impl ChunkHasher {
+    pub fn update(&mut self, mut data: &[u8]) {
+        self.total += data.len() as u64;
+        while !data.is_empty() {
+            let take = ((CHUNK - self.in_cur) as usize).min(data.len());
+            self.cur.update(&data[..take]);
+            self.in_cur += take as u64;
+            data = &data[take..];
+            if self.in_cur == CHUNK {
+                self.digests.push(std::mem::take(&mut self.cur).finalize().into());
+                self.in_cur = 0;
+            }
+        }
+    }
+
+    /// Bytes seen so far.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The index of what went past, bound to the logical digest `sha256` (hex).
+    pub fn finish(mut self, sha256: &str) -> Result<ChunkIndex, Error> {
+        if self.in_cur > 0 {
+            self.digests.push(self.cur.finalize().into());
+        }
+        Ok(ChunkIndex { object_size: self.total, chunk_size: CHUNK, logical: parse_hex32(sha256)?, digests: self.digests })
+    }
+}
+
+fn parse_hex32(h: &str) -> Result<[u8; 32], Error> {
+    let bad = || Error::Integrity(format!("recorded sha256 {h:?} is not 64 hex digits"));
+    if h.len() != 64 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(h.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// A verified chunk index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkIndex {
+    pub object_size: u64,
+    pub chunk_size: u64,
+    logical: [u8; 32],
+    digests: Vec<[u8; 32]>,
+}
+
+impl ChunkIndex {
+    /// Serialized size of the index of an object of `size` bytes.
+    pub fn encoded_len(size: u64) -> u64 {
+        HEADER as u64 + size.div_ceil(CHUNK) * 32 + 32
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER + self.digests.len() * 32 + 32);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&self.object_size.to_le_bytes());
+        out.extend_from_slice(&self.chunk_size.to_le_bytes());
+        out.extend_from_slice(&self.logical);
+        for d in &self.digests {
+            out.extend_from_slice(d);
+        }
+        let seal = Sha256::digest(&out);
+        out.extend_from_slice(&seal);
+        out
+    }
+
+    /// Parses `b` and checks it against the object it claims to describe: `None` unless it is
+    /// intact, for an object of `object_size` bytes, and bound to the logical digest `sha256`.
+    pub fn decode(b: &[u8], object_size: u64, sha256: &str) -> Option<ChunkIndex> {
+        if b.len() < HEADER + 32 || &b[..6] != MAGIC {
+            return None;
+        }
+        let (body, seal) = b.split_at(b.len() - 32);
+        if Sha256::digest(body).as_slice() != seal {
+            return None;
+        }
+        let size = u64::from_le_bytes(b[6..14].try_into().ok()?);
+        let chunk = u64::from_le_bytes(b[14..22].try_into().ok()?);
+        let logical: [u8; 32] = b[22..54].try_into().ok()?;
+        if size != object_size || chunk != CHUNK || Some(logical) != parse_hex32(sha256).ok() {
+            return None;
+        }
+        let digests: Vec<[u8; 32]> = body[HEADER..].chunks(32).map(|c| c.try_into().unwrap_or([0; 32])).collect();
+        if (body.len() - HEADER) % 32 != 0 || digests.len() as u64 != size.div_ceil(CHUNK) {
+            return None;
+        }
+        Some(ChunkIndex { object_size: size, chunk_size: chunk, logical, digests })
+    }
+
+    /// Checks chunk `k` (its bytes, whole).
+    pub fn verify(&self, k: u64, bytes: &[u8]) -> bool {
+        let expected_len = self.object_size.saturating_sub(k.saturating_mul(self.chunk_size)).min(self.chunk_size);
+        self.digests.get(k as usize).is_some_and(|d| bytes.len() as u64 == expected_len && Sha256::digest(bytes).as_slice() == d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(d: &[u8]) -> String {
+        d.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn round_trips_and_refuses_anything_else() {
+        let data: Vec<u8> = (0..(CHUNK as usize * 2 + 777)).map(|i| (i * 31 % 251) as u8).collect();
+        let sha = hex(&Sha256::digest(&data));
+        let mut h = ChunkHasher::default();
+        for piece in data.chunks(100_003) {
+            h.update(piece);
+        }
+        let ix = h.finish(&sha).unwrap();
+        let enc = ix.encode();
+        assert_eq!(enc.len() as u64, ChunkIndex::encoded_len(data.len() as u64));
+        let back = ChunkIndex::decode(&enc, data.len() as u64, &sha).unwrap();
+        assert_eq!(back, ix);
+        for (k, c) in data.chunks(CHUNK as usize).enumerate() {
+            assert!(back.verify(k as u64, c));
+        }
+        let mut bad = data[..CHUNK as usize].to_vec();
+        bad[5] ^= 1;
+        assert!(!back.verify(0, &bad));
+        assert!(!back.verify(2, &data[2 * CHUNK as usize..data.len() - 1]), "short last chunk");
+        assert!(!back.verify(3, b""), "chunk past the end");
+        // Another object size or logical digest, a flipped or cut index: refused.
+        assert!(ChunkIndex::decode(&enc, data.len() as u64 + 1, &sha).is_none());
+        assert!(ChunkIndex::decode(&enc, data.len() as u64, &"0".repeat(64)).is_none());
+        for i in [0, 7, 30, HEADER + 3, enc.len() - 1] {
+            let mut e = enc.clone();
+            e[i] ^= 0x40;
+            assert!(ChunkIndex::decode(&e, data.len() as u64, &sha).is_none(), "flip at {i}");
+        }
+        assert!(ChunkIndex::decode(&enc[..enc.len() - 1], data.len() as u64, &sha).is_none());
+        // The empty object has no chunks.
+        let e = ChunkHasher::default().finish(&hex(&Sha256::digest(b""))).unwrap();
+        assert_eq!(e.digests.len(), 0);
+        assert!(ChunkIndex::decode(&e.encode(), 0, &hex(&Sha256::digest(b""))).is_some());
+    }
+
+    #[test]
+    fn index_uris_mirror_object_uris() {
+        assert_eq!(index_uri("fs://blobs/sha256/ab/x.gz").unwrap(), "fs://index/blobs/sha256/ab/x.gz");
+        assert_eq!(object_of_index("fs://index/results/a").unwrap(), "fs://results/a");
+        assert_eq!(object_of_index("fs://blobs/a"), None);
+    }
+}
