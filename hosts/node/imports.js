@@ -2,7 +2,10 @@
 // component expects (see gen/interfaces/artifact-store-{storage,metadata}.d.ts).
 import { cli, clocks, io, random } from '@bytecodealliance/preview2-shim';
 
-/** `artifact:store/storage` over a backend with drivers/createWriter/read/stat/listObjects/delete. */
+/**
+ * `artifact:store/storage` over a backend with drivers/createWriter/read/stat/listObjects/delete
+ * and collectStaging (a backend without it has no persistent staging: collect-staging is 0).
+ */
 export function storageImports(backend) {
   // jco checks `instanceof Writer` on what createWriter returns, so each store has its own class.
   class Writer {
@@ -21,13 +24,15 @@ export function storageImports(backend) {
     stat: (uri) => { const size = backend.stat(uri); return size === undefined ? undefined : { size }; },
     listObjects: (prefix, cursor, limit) => backend.listObjects(prefix, cursor, limit),
     delete: (uri) => backend.delete(uri),
+    collectStaging: (before) => (backend.collectStaging ? backend.collectStaging(before) : 0),
   };
 }
 
 /** `artifact:store/metadata` over a backend with the same method names. */
 export function metadataImports(backend) {
   const m = {};
-  for (const k of ['insertIfAbsent', 'update', 'getById', 'getByRef', 'getByName', 'list', 'summary', 'delete', 'touch']) {
+  for (const k of ['insertIfAbsent', 'update', 'getById', 'getByRef', 'getByName', 'list', 'summary', 'delete', 'touch',
+    'pinObject', 'unpinObject', 'claimDelete', 'finishDelete', 'staleClaims']) {
     m[k] = backend[k].bind(backend);
   }
   return m;

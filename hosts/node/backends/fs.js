@@ -1,6 +1,7 @@
 // node:fs storage (driver `fs`) with the layout of host/src/storage/fs.rs: `fs://blobs/...` is
 // `<root>/blobs/...`; writers stage in `<root>/.staging/` and publish with link (if-absent) or
-// rename (overwrite), so readers only ever see whole objects. FsMetadata keeps the records in
+// rename (overwrite), so readers only ever see whole objects; `collectStaging` removes staged
+// files a killed process left behind. FsMetadata keeps the records and object claims in
 // `<root>/metadata.json` (rewritten atomically on every change; one process at a time).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +13,8 @@ const SCHEME = 'fs://';
 const STAGING = '.staging';
 const MAX_READ_LEN = 64n << 20n;
 let counter = 0;
+// Staging files of this process's unfinished writers: never collected, however old.
+const liveStaged = new Set();
 
 const ioErr = (op, p, e) => storageError(`${op} ${p}: ${e.message}`);
 
@@ -46,6 +49,7 @@ export class FsStorage {
     const staged = path.join(this.staging, `${process.pid}-${Date.now().toString(16)}-${counter++}`);
     let fd;
     try { fd = fs.openSync(staged, 'wx'); } catch (e) { throw ioErr('create staging file', staged, e); }
+    liveStaged.add(staged);
     const root = this.root;
     const done = () => { if (fd === null) throw storageError('writer is finished'); };
     return {
@@ -74,6 +78,7 @@ export class FsStorage {
         } finally {
           if (fd !== null) { try { fs.closeSync(fd); } catch {} fd = null; }
           try { fs.unlinkSync(staged); } catch {}
+          liveStaged.delete(staged);
         }
       },
       abort() {
@@ -81,6 +86,7 @@ export class FsStorage {
         try { fs.closeSync(fd); } catch {}
         fd = null;
         try { fs.unlinkSync(staged); } catch {}
+        liveStaged.delete(staged);
       },
     };
   }
@@ -158,27 +164,72 @@ export class FsStorage {
     }
     return true;
   }
+  /**
+   * Removes the regular files in `<root>/.staging/` last modified before `before` (ms since the
+   * epoch, a BigInt), except those of this process's unfinished writers. A staged file's mtime
+   * is at or after the moment its write began, so writes begun at or after `before` are never
+   * touched; committed objects live outside `.staging/` and are never looked at.
+   */
+  collectStaging(before) {
+    const limitNs = BigInt(before) * 1_000_000n;
+    let entries;
+    try { entries = fs.readdirSync(this.staging, { withFileTypes: true }); } catch (e) {
+      if (e.code === 'ENOENT') return 0;
+      throw ioErr('list', this.staging, e);
+    }
+    let removed = 0;
+    for (const ent of entries) {
+      if (!ent.isFile()) continue;
+      const p = path.join(this.staging, ent.name);
+      if (liveStaged.has(p)) continue;
+      try {
+        if (fs.lstatSync(p, { bigint: true }).mtimeNs >= limitNs) continue;
+        fs.unlinkSync(p);
+        removed += 1;
+      } catch (e) {
+        if (e.code === 'ENOENT') continue; // removed meanwhile (committed, aborted or collected)
+        throw ioErr('collect', p, e);
+      }
+    }
+    return removed;
+  }
 }
 
 const BIG = ['bytes', 'storedBytes', 'createdAt', 'updatedAt', 'expiresAt'];
 
-/** MemMetadata persisted to one JSON file (u64 fields as decimal strings). */
+/**
+ * MemMetadata persisted to one JSON file (u64 fields as decimal strings):
+ * `{"records": [...], "pins": [{uri, holder, until}], "deletes": [{uri, until}]}`. A file holding
+ * a bare array of records (the format before object claims) is read as records without claims.
+ */
 export class FsMetadata extends MemMetadata {
   constructor(file) {
     super();
     this.file = file;
     fs.mkdirSync(path.dirname(file), { recursive: true });
     if (fs.existsSync(file)) {
-      for (const r of JSON.parse(fs.readFileSync(file, 'utf8'))) {
+      const doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+      const { records = [], pins = [], deletes = [] } = Array.isArray(doc) ? { records: doc } : doc;
+      for (const r of records) {
         for (const k of BIG) if (r[k] !== undefined) r[k] = BigInt(r[k]);
         this.records.set(r.id, r);
       }
+      for (const { uri, holder, until } of pins) {
+        if (!this.pins.has(uri)) this.pins.set(uri, new Map());
+        this.pins.get(uri).set(holder, BigInt(until));
+      }
+      for (const { uri, until } of deletes) this.deletes.set(uri, BigInt(until));
     }
   }
   changed() {
     const tmp = `${this.file}.${process.pid}.tmp`;
+    const doc = {
+      records: [...this.records.values()],
+      pins: [...this.pins].flatMap(([uri, held]) => [...held].map(([holder, until]) => ({ uri, holder, until }))),
+      deletes: [...this.deletes].map(([uri, until]) => ({ uri, until })),
+    };
     try {
-      fs.writeFileSync(tmp, JSON.stringify([...this.records.values()], (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+      fs.writeFileSync(tmp, JSON.stringify(doc, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
       fs.renameSync(tmp, this.file);
     } catch (e) { throw metadataError(`persist ${this.file}: ${e.message}`); }
   }

@@ -45,11 +45,24 @@ export class MemStorage {
     return uriPage([...this.objects.keys()].sort(cmpUtf8), prefix, cursor, limit);
   }
   delete(uri) { return this.objects.delete(uri); }
+  /** Staged bytes live only in their writer (gone with it): nothing to collect. */
+  collectStaging(_before) { return 0; }
 }
 
-/** Records in a Map keyed by id; unique on id, logical ref and (bucket, name). */
+const clamp = (limit) => Math.min(Math.max(Number(limit), 1), 1000);
+
+/**
+ * Records in a Map keyed by id; unique on id, logical ref and (bucket, name). Object claims
+ * (wit/metadata.wit, "the deletion contract"): `pins` maps uri → Map(holder → until) and
+ * `deletes` maps uri → until (timestamps are BigInt ms). Every method runs to completion on
+ * Node's one thread, so each is atomic.
+ */
 export class MemMetadata {
-  constructor() { this.records = new Map(); }
+  constructor() {
+    this.records = new Map();
+    this.pins = new Map();
+    this.deletes = new Map();
+  }
   /** Called after every change (the fs backend persists here). */
   changed() {}
   insertIfAbsent(rec) {
@@ -82,4 +95,59 @@ export class MemMetadata {
   }
   delete(id) { const had = this.records.delete(id); if (had) this.changed(); return had; }
   touch(_id, _at) {}
+
+  /** Pins `uri` for `holder` until `until`, unless a delete claim is live at `now`. */
+  pinObject(uri, holder, now, until) {
+    const d = this.deletes.get(uri);
+    if (d !== undefined && d > now) return false;
+    let held = this.pins.get(uri);
+    if (!held) this.pins.set(uri, (held = new Map()));
+    held.set(holder, until);
+    this.changed();
+    return true;
+  }
+  unpinObject(uri, holder) {
+    const held = this.pins.get(uri);
+    if (!held || !held.delete(holder)) return;
+    if (held.size === 0) this.pins.delete(uri);
+    this.changed();
+  }
+  /** Drops the URI's claims with `until <= now`, then claims it if nothing uses it. */
+  claimDelete(uri, now, until) {
+    let dropped = false;
+    const held = this.pins.get(uri);
+    if (held) {
+      for (const [h, u] of held) if (u <= now) { held.delete(h); dropped = true; }
+      if (held.size === 0) this.pins.delete(uri);
+    }
+    const d = this.deletes.get(uri);
+    if (d !== undefined && d <= now) { this.deletes.delete(uri); dropped = true; }
+    let used = this.pins.has(uri) || this.deletes.has(uri);
+    if (!used) for (const r of this.records.values()) if (r.location.uri === uri) { used = true; break; }
+    if (!used) this.deletes.set(uri, until);
+    if (dropped || !used) this.changed();
+    return !used;
+  }
+  /**
+   * Ends the delete claim on `uri`, with the URI's pins that had expired by the claim's own
+   * `until` (no pin can be taken while the claim is live, so a pin that old is a dead one).
+   */
+  finishDelete(uri) {
+    const d = this.deletes.get(uri);
+    if (d === undefined) return;
+    this.deletes.delete(uri);
+    const held = this.pins.get(uri);
+    if (held) {
+      for (const [h, u] of held) if (u <= d) held.delete(h);
+      if (held.size === 0) this.pins.delete(uri);
+    }
+    this.changed();
+  }
+  /** Distinct URIs with a pin or delete claim whose `until <= before`, ascending, clamped. */
+  staleClaims(before, limit) {
+    const uris = new Set();
+    for (const [uri, held] of this.pins) for (const u of held.values()) if (u <= before) { uris.add(uri); break; }
+    for (const [uri, u] of this.deletes) if (u <= before) uris.add(uri);
+    return [...uris].sort(cmpUtf8).slice(0, clamp(limit));
+  }
 }

@@ -242,6 +242,8 @@ def _define_imports(linker: Linker, storage, metadata, config: dict, writers: di
             st.add_func("stat", _infallible(stat))
             st.add_func("list-objects", _fallible(storage.list_objects))
             st.add_func("delete", _fallible(storage.delete))
+            # A backend without persistent staging has nothing to collect.
+            st.add_func("collect-staging", _fallible(getattr(storage, "collect_staging", lambda _before: 0)))
         with root.add_instance(METADATA) as md:
             md.add_func("insert-if-absent", _fallible(metadata.insert_if_absent))
             md.add_func("update", _fallible(metadata.update))
@@ -252,6 +254,11 @@ def _define_imports(linker: Linker, storage, metadata, config: dict, writers: di
             md.add_func("summary", _fallible(metadata.summary))
             md.add_func("delete", _fallible(metadata.delete))
             md.add_func("touch", _fallible(metadata.touch))
+            md.add_func("pin-object", _fallible(metadata.pin_object))
+            md.add_func("unpin-object", _fallible(metadata.unpin_object))
+            md.add_func("claim-delete", _fallible(metadata.claim_delete))
+            md.add_func("finish-delete", _fallible(metadata.finish_delete))
+            md.add_func("stale-claims", _fallible(metadata.stale_claims))
         with root.add_instance(CONFIG) as cfg:
             cfg.add_func("get", lambda _s, key: None if key not in config else str(config[key]))
             cfg.add_func("get-all", lambda _s: [(k, str(v)) for k, v in config.items()])

@@ -3,7 +3,9 @@
 They mirror the Rust host's semantics (src/backend.rs `mem`, host/src/storage/fs.rs): the same
 URIs, the same listing order and cursors (`"{created_at}.{id}"`, ordered by (created_at, id)),
 the same file layout (`fs://blobs/...` is `<root>/blobs/...`, staged in `<root>/.staging/` and
-published by link or rename).
+published by link or rename; `collect_staging` removes what killed writers left in `.staging/`).
+Metadata also keeps the object claims of the deletion contract (wit/metadata.wit): pins and
+delete claims on storage URIs.
 
 Records are the component's own values (`wasmtime.component.Record` with kebab-case attributes);
 the backends store and return them unchanged. Failures raise `BackendError(tag, message)`, which
@@ -165,12 +167,21 @@ class MemStorage:
     def delete(self, uri: str) -> bool:
         return self.objects.pop(uri, None) is not None
 
+    def collect_staging(self, before: int) -> int:
+        """Staged bytes live only in their writer (gone with it): nothing to collect."""
+        return 0
+
 
 class MemMetadata:
-    """Records in a dict keyed by id; unique on id, logical ref and (bucket, name)."""
+    """Records in a dict keyed by id; unique on id, logical ref and (bucket, name).
+
+    Object claims: `pins` maps uri → {holder: until} and `deletes` maps uri → until (ms). Each
+    method holds `lock`, so each is atomic."""
 
     def __init__(self):
         self.records: dict[str, Record] = {}
+        self.pins: dict[str, dict[str, int]] = {}
+        self.deletes: dict[str, int] = {}
         self.lock = threading.Lock()
 
     def changed(self):
@@ -221,6 +232,75 @@ class MemMetadata:
     def touch(self, id_: str, at: int):
         pass
 
+    # -- object claims (wit/metadata.wit, "the deletion contract") ----------------------------
+
+    def pin_object(self, uri: str, holder: str, now: int, until: int) -> bool:
+        """Pins `uri` for `holder` until `until`, unless a delete claim is live at `now`."""
+        with self.lock:
+            d = self.deletes.get(uri)
+            if d is not None and d > now:
+                return False
+            self.pins.setdefault(uri, {})[holder] = until
+            self.changed()
+            return True
+
+    def unpin_object(self, uri: str, holder: str):
+        with self.lock:
+            held = self.pins.get(uri)
+            if held is None or held.pop(holder, None) is None:
+                return
+            if not held:
+                del self.pins[uri]
+            self.changed()
+
+    def claim_delete(self, uri: str, now: int, until: int) -> bool:
+        """Drops the URI's claims with `until <= now`, then claims it if nothing uses it."""
+        with self.lock:
+            dropped = False
+            held = self.pins.get(uri)
+            if held is not None:
+                live = {h: u for h, u in held.items() if u > now}
+                dropped = len(live) != len(held)
+                if live:
+                    self.pins[uri] = live
+                else:
+                    del self.pins[uri]
+            d = self.deletes.get(uri)
+            if d is not None and d <= now:
+                del self.deletes[uri]
+                dropped = True
+            used = (uri in self.pins or uri in self.deletes
+                    or any(x.location.uri == uri for x in self.records.values()))
+            if not used:
+                self.deletes[uri] = until
+            if dropped or not used:
+                self.changed()
+            return not used
+
+    def finish_delete(self, uri: str):
+        """Ends the delete claim on `uri`, with the URI's pins that had expired by the claim's
+        own `until` (no pin can be taken while the claim is live, so a pin that old is dead)."""
+        with self.lock:
+            d = self.deletes.pop(uri, None)
+            if d is None:
+                return
+            held = self.pins.get(uri)
+            if held is not None:
+                live = {h: u for h, u in held.items() if u > d}
+                if live:
+                    self.pins[uri] = live
+                else:
+                    del self.pins[uri]
+            self.changed()
+
+    def stale_claims(self, before: int, limit: int) -> list[str]:
+        """Distinct URIs with a pin or delete claim whose `until <= before`, ascending (UTF-8
+        byte order), at most `limit` clamped to 1..1000."""
+        with self.lock:
+            uris = {u for u, held in self.pins.items() if any(x <= before for x in held.values())}
+            uris.update(u for u, x in self.deletes.items() if x <= before)
+        return sorted(uris, key=str.encode)[: min(max(limit, 1), 1000)]
+
 
 # ---------------------------------------------------------------------------------------------
 # Files
@@ -229,6 +309,8 @@ SCHEME = "fs://"
 STAGING = ".staging"
 MAX_READ_LEN = 64 << 20
 _counter = itertools.count()
+# Staging files of this process's unfinished writers: never collected, however old.
+_live_staged: set[str] = set()
 
 
 def _object_path(uri: str) -> str:
@@ -303,6 +385,7 @@ class _FsWriter:
                 os.unlink(self.staged)
             except OSError:
                 pass
+            _live_staged.discard(self.staged)
 
     def abort(self):
         if self.fh is not None:
@@ -312,6 +395,7 @@ class _FsWriter:
                 os.unlink(self.staged)
             except OSError:
                 pass
+            _live_staged.discard(self.staged)
 
 
 class FsStorage:
@@ -338,6 +422,7 @@ class FsStorage:
             fh = open(staged, "xb", buffering=256 << 10)
         except OSError as e:
             raise _io("create staging file", staged, e)
+        _live_staged.add(staged)
         return _FsWriter(self.root, staged, fh)
 
     def read(self, uri: str, offset: int, length: int) -> bytes:
@@ -394,6 +479,35 @@ class FsStorage:
             d = os.path.dirname(d)
         return True
 
+    def collect_staging(self, before: int) -> int:
+        """Removes the regular files in `<root>/.staging/` last modified before `before` (ms
+        since the epoch), except those of this process's unfinished writers. A staged file's
+        mtime is at or after the moment its write began, so writes begun at or after `before`
+        are never touched; committed objects live outside `.staging/` and are never looked at."""
+        limit_ns = before * 1_000_000
+        removed = 0
+        try:
+            entries = list(os.scandir(self.staging))
+        except FileNotFoundError:
+            return 0
+        except OSError as e:
+            raise _io("list", self.staging, e)
+        for ent in entries:
+            if ent.path in _live_staged:
+                continue
+            try:
+                if not ent.is_file(follow_symlinks=False):
+                    continue
+                if ent.stat(follow_symlinks=False).st_mtime_ns >= limit_ns:
+                    continue
+                os.unlink(ent.path)
+                removed += 1
+            except FileNotFoundError:
+                continue  # removed meanwhile (committed, aborted or collected)
+            except OSError as e:
+                raise _io("collect", ent.path, e)
+        return removed
+
 
 def _to_json(r: Record) -> dict:
     out = {}
@@ -410,7 +524,9 @@ def _from_json(d: dict) -> Record:
 
 
 class FsMetadata(MemMetadata):
-    """MemMetadata persisted to one JSON file, rewritten atomically on every change.
+    """MemMetadata persisted to one JSON file, rewritten atomically on every change:
+    `{"records": [...], "pins": [{uri, holder, until}], "deletes": [{uri, until}]}`. A file
+    holding a bare list of records (the format before object claims) loads without claims.
     One process at a time (no locking across processes)."""
 
     def __init__(self, file: str):
@@ -419,14 +535,27 @@ class FsMetadata(MemMetadata):
         os.makedirs(os.path.dirname(os.path.abspath(file)), exist_ok=True)
         if os.path.exists(file):
             with open(file, encoding="utf-8") as fh:
-                for d in json.load(fh):
-                    self.records[d["id"]] = _from_json(d)
+                doc = json.load(fh)
+            if isinstance(doc, list):
+                doc = {"records": doc}
+            for d in doc.get("records", []):
+                self.records[d["id"]] = _from_json(d)
+            for c in doc.get("pins", []):
+                self.pins.setdefault(c["uri"], {})[c["holder"]] = c["until"]
+            for c in doc.get("deletes", []):
+                self.deletes[c["uri"]] = c["until"]
 
     def changed(self):
         tmp = f"{self.file}.{os.getpid()}.tmp"
+        doc = {
+            "records": [_to_json(r) for r in self.records.values()],
+            "pins": [{"uri": u, "holder": h, "until": x}
+                     for u, held in self.pins.items() for h, x in held.items()],
+            "deletes": [{"uri": u, "until": x} for u, x in self.deletes.items()],
+        }
         try:
             with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump([_to_json(r) for r in self.records.values()], fh)
+                json.dump(doc, fh)
             os.replace(tmp, self.file)
         except OSError as e:
             raise BackendError("metadata", f"persist {self.file}: {e}")
