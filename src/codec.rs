@@ -38,7 +38,13 @@ pub fn resolve_range(range: ByteRange, size: u64) -> Result<(u64, u64), Error> {
 pub fn parse_range(s: &str) -> Result<ByteRange, Error> {
     let bad = || Error::InvalidArgument(format!("invalid range {s:?} (expected START-END, START- or -N)"));
     let (a, b) = s.trim().split_once('-').ok_or_else(bad)?;
-    let num = |x: &str| x.parse::<u64>().map_err(|_| bad());
+    // Digits only: no sign, no blanks inside (RFC 9110 `1*DIGIT`).
+    let num = |x: &str| {
+        if !x.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        x.parse::<u64>().map_err(|_| bad())
+    };
     match (a.is_empty(), b.is_empty()) {
         (false, false) => {
             let (start, end) = (num(a)?, num(b)?);

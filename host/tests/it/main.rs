@@ -8,6 +8,7 @@ mod backends;
 mod buckets;
 mod cli;
 mod edge;
+mod faults;
 mod manifests;
 #[cfg(feature = "s3")]
 mod remote_backends;

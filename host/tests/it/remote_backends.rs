@@ -304,3 +304,21 @@ fn killing_a_streaming_put_leaves_no_record_and_no_object() {
     let index = format!("s3://index/{}", rec.location.uri.strip_prefix("s3://").unwrap());
     assert_eq!(all_uris(&s, "s3://"), vec![rec.location.uri.clone(), index], "the object and its chunk index");
 }
+
+#[test]
+fn a_thousand_racing_put_rm_gc_overwrite_processes_on_postgres_and_s3() {
+    let sub = unique("storm");
+    let storage = s3_uri(&sub);
+    let dir = tempfile::tempdir().unwrap();
+    // Warm the code cache so the processes race on the store, not on compilation.
+    let _ = artifact(&storage, &["head", "nothing/here"]).output().unwrap();
+    let known = crate::faults::storm(&|args| artifact(&storage, args), dir.path(), &sub, 4, 250);
+    let rt = artifact_host::Runtime::builder()
+        .cache_dir(crate::common::cache_dir())
+        .storage(artifact_host::storage::open(&storage).unwrap())
+        .metadata(artifact_host::metadata::open(&services().postgres).unwrap())
+        .build()
+        .unwrap();
+    let s = s3(&sub);
+    crate::faults::assert_consistent(&rt, &s, "s3", &known);
+}
