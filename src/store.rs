@@ -410,47 +410,46 @@ impl Store {
                 }
             }
         }
-        for d in self.storage.drivers() {
-            let prefix = format!("{d}://{CONTENT_PREFIX}/");
-            let mut cursor: Option<String> = None;
-            loop {
-                let (uris, next) = self.storage.list_objects(&prefix, cursor.as_deref(), 1000)?;
-                for u in uris {
-                    if self.release_blob(&u)? {
-                        report.blobs.push(u);
-                    }
-                }
-                match next {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
+        self.each_object(CONTENT_PREFIX, &mut |u| {
+            if self.release_blob(&u)? {
+                report.blobs.push(u);
             }
-        }
+            Ok(())
+        })?;
         // Indexes whose object is gone (a delete killed between the two). An index written for
         // an object a moment after this check is at worst rebuilt by its next read.
-        for d in self.storage.drivers() {
-            let prefix = format!("{d}://{INDEX_PREFIX}/");
-            let mut cursor: Option<String> = None;
-            loop {
-                let (uris, next) = self.storage.list_objects(&prefix, cursor.as_deref(), 1000)?;
-                for u in uris {
-                    let gone = match object_of_index(&u) {
-                        Some(o) => self.storage.stat(&o)?.is_none(),
-                        None => false,
-                    };
-                    if gone && self.storage.delete(&u)? {
-                        report.blobs.push(u);
-                    }
-                }
-                match next {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
+        self.each_object(INDEX_PREFIX, &mut |u| {
+            let gone = match object_of_index(&u) {
+                Some(o) => self.storage.stat(&o)?.is_none(),
+                None => false,
+            };
+            if gone && self.storage.delete(&u)? {
+                report.blobs.push(u);
             }
-        }
+            Ok(())
+        })?;
         let grace = opts.staging_grace_ms.unwrap_or(DEFAULT_STAGING_GRACE_MS);
         report.staging = self.storage.collect_staging(now.saturating_sub(grace))?;
         Ok(report)
+    }
+
+    /// Calls `f` with every object under `<driver>://<namespace>/`, for every driver, page by page.
+    fn each_object(&self, namespace: &str, f: &mut dyn FnMut(String) -> Result<(), Error>) -> Result<(), Error> {
+        for d in self.storage.drivers() {
+            let prefix = format!("{d}://{namespace}/");
+            let mut cursor: Option<String> = None;
+            loop {
+                let (uris, next) = self.storage.list_objects(&prefix, cursor.as_deref(), 1000)?;
+                for u in uris {
+                    f(u)?;
+                }
+                match next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reads the object at `uri` whole and checks that it holds exactly the logical bytes `rec`

@@ -31,7 +31,7 @@ pub struct Cli {
     /// Home of the embedded default store (blobs, metadata, compiled-code cache).
     #[arg(long, global = true, env = "ARTIFACT_HOME", default_value = ".artifacts")]
     pub home: std::path::PathBuf,
-    /// Storage backend URI(s); the first is the default for new blobs. Default: fs://$ARTIFACT_HOME.
+    /// Storage backend URI(s); the first is the default for new blobs. Default: fs://$ARTIFACT_HOME/objects.
     #[arg(long = "storage", global = true, env = "ARTIFACT_STORAGE", value_delimiter = ',')]
     pub storage: Vec<String>,
     /// Where compiled component code is cached. Default: $ARTIFACT_HOME/cache.

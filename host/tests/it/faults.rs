@@ -4,7 +4,7 @@
 //! objects read every way a byte can leave, and JSON returned exactly as stored. Every case ends
 //! in a typed error or the exact bytes, and the store is checked for consistency afterwards.
 
-use crate::common::Home;
+use crate::common::{all_uris, Home};
 use artifact_component::model::{Body, GetOptions, ListQuery, Mode};
 use artifact_host::Runtime;
 use serde_json::Value;
@@ -95,22 +95,10 @@ pub(crate) fn assert_consistent(rt: &Runtime, storage: &dyn artifact_component::
     }
     rt.gc_with(&artifact_host::GcOptions::default().staging_grace_ms(0)).unwrap();
     let used: BTreeSet<&str> = records.iter().map(|r| r.location.uri.as_str()).collect();
-    let list = |prefix: &str| {
-        let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let (uris, next) = storage.list_objects(prefix, cursor.as_deref(), 1000).unwrap();
-            out.extend(uris);
-            match next {
-                Some(c) => cursor = Some(c),
-                None => return out,
-            }
-        }
-    };
-    for u in list(&format!("{driver}://blobs/")) {
+    for u in all_uris(storage, &format!("{driver}://blobs/")) {
         assert!(used.contains(u.as_str()), "orphan object {u} survived gc");
     }
-    for u in list(&format!("{driver}://index/")) {
+    for u in all_uris(storage, &format!("{driver}://index/")) {
         let object = u.replacen("://index/", "://", 1);
         assert!(storage.stat(&object).unwrap().is_some(), "chunk index {u} without its object");
     }
@@ -491,6 +479,22 @@ fn json_comes_back_exactly_as_stored() {
         // Streamed and -o reads are the raw bytes.
         let o = h.cmd(&["cat", id]);
         assert_eq!(o.stdout, text.as_bytes(), "{i}: cat");
+    }
+    // Manifest output carries the parts' text unchanged too (one line per part, so the parts
+    // whose stored text has no line break).
+    let one_line: Vec<usize> = (0..corpus.len()).filter(|i| !corpus[*i].contains('\n')).collect();
+    let ids: Vec<String> = one_line.iter().map(|i| format!("default/c{i}")).collect();
+    let mut args = vec!["manifest", "create", "--strategy", "append", "--name", "m"];
+    args.extend(ids.iter().map(String::as_str));
+    let m = h.json(&args, true);
+    let o = h.cmd(&["manifest", "parts", m["meta"]["id"].as_str().unwrap(), "--mode", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), one_line.len());
+    for (k, (line, i)) in lines.iter().zip(&one_line).enumerate() {
+        let needle = format!("\"index\":{k},\"data\":{},\"meta\":", corpus[*i]);
+        assert!(line.contains(&needle), "manifest part {k}: {:.200}", line);
     }
     // Not JSON: a typed decode error in json mode, never a panic.
     for (i, bad) in ["[1,]", "{\"a\"}", "[", "NaN", &"[".repeat(5000)].iter().enumerate() {

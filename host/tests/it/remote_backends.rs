@@ -10,6 +10,7 @@
 use artifact_component::backend::{Metadata, Publish, Storage};
 use artifact_component::model::Error;
 use artifact_host::conformance::{self, MetadataCaps, StorageCaps};
+use crate::common::all_uris;
 use artifact_host::metadata::postgres::PostgresMetadata;
 use artifact_host::storage::s3::{S3Storage, SINGLE_PUT_MAX};
 use serde_json::Value;
@@ -92,19 +93,6 @@ fn pg() -> PostgresMetadata {
 fn unique(tag: &str) -> String {
     let id = artifact_component::ids::new_id(artifact_component::ids::now_ms());
     format!("{tag}-{}", id.to_ascii_lowercase())
-}
-
-fn all_uris(s: &dyn Storage, prefix: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let (uris, next) = s.list_objects(prefix, cursor.as_deref(), 1000).unwrap();
-        out.extend(uris);
-        match next {
-            Some(c) => cursor = Some(c),
-            None => return out,
-        }
-    }
 }
 
 #[test]

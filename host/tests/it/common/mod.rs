@@ -8,6 +8,20 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Every object URI under `prefix`, following the listing's cursors.
+pub fn all_uris(s: &dyn artifact_component::backend::Storage, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (uris, next) = s.list_objects(prefix, cursor.as_deref(), 1000).unwrap();
+        out.extend(uris);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
 /// The code cache, shared across test processes so the `.wasm` is compiled once.
 pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifact-code-cache")
