@@ -457,6 +457,18 @@ impl Store {
     /// its chunk index; `Integrity` (or `NotFound`) when it does not check out.
     pub(crate) fn verify_object(&self, rec: &Record, uri: &str) -> Result<ChunkIndex, Error> {
         let stored = self.storage.stat(uri)?.ok_or_else(|| Error::NotFound(format!("no object at {uri}")))?;
+        // With an intact index bound to this digest, one pass checks every chunk against it.
+        if let Some(ix) = self.load_index(rec, uri, stored)? {
+            let mut src = BlobSource::verified(self.storage.clone(), uri, 0, stored, Rc::new(ix.clone()));
+            while src.next_chunk(crate::chunks::CHUNK)?.is_some() {}
+            return Ok(ix);
+        }
+        self.full_verify(rec, uri, stored)
+    }
+
+    /// [`Store::verify_object`] without an index: decodes the whole object, checks size, trailing
+    /// bytes and `meta.sha256`, and builds the index on the way.
+    fn full_verify(&self, rec: &Record, uri: &str, stored: u64) -> Result<ChunkIndex, Error> {
         let integrity = |why: String| Error::Integrity(format!("artifact {} ({uri}): {why}", rec.id));
         if rec.compression == Compression::None && stored != rec.bytes {
             return Err(integrity(format!("stored object has {stored} bytes, recorded {}", rec.bytes)));
@@ -512,20 +524,28 @@ impl Store {
     /// The chunk index of the object at `uri` (`stored` bytes) that `rec` describes: loaded when
     /// the stored one verifies, else built by [`Store::verify_object`] and stored for next time.
     pub(crate) fn chunk_index(&self, rec: &Record, uri: &str, stored: u64) -> Result<Rc<ChunkIndex>, Error> {
-        let ix_uri = index_uri(uri).ok_or_else(|| Error::Storage(format!("object URI {uri} has no scheme")))?;
-        let want = ChunkIndex::encoded_len(stored);
-        if self.storage.stat(&ix_uri)? == Some(want) {
-            let src = BlobSource::new(self.storage.clone(), &ix_uri, 0, want);
-            let mut bytes = Vec::with_capacity(want as usize);
-            if codec::decoder(Compression::None, src).read_to_end(&mut bytes).is_ok() {
-                if let Some(ix) = ChunkIndex::decode(&bytes, stored, &rec.sha256) {
-                    return Ok(Rc::new(ix));
-                }
-            }
+        if let Some(ix) = self.load_index(rec, uri, stored)? {
+            return Ok(Rc::new(ix));
         }
-        let ix = self.verify_object(rec, uri)?;
+        let ix = self.full_verify(rec, uri, stored)?;
         let _ = self.write_index(uri, &ix);
         Ok(Rc::new(ix))
+    }
+
+    /// The stored index of the object at `uri`, if it is intact and describes `stored` bytes
+    /// with `rec`'s logical digest.
+    fn load_index(&self, rec: &Record, uri: &str, stored: u64) -> Result<Option<ChunkIndex>, Error> {
+        let ix_uri = index_uri(uri).ok_or_else(|| Error::Storage(format!("object URI {uri} has no scheme")))?;
+        let want = ChunkIndex::encoded_len(stored);
+        if self.storage.stat(&ix_uri)? != Some(want) {
+            return Ok(None);
+        }
+        let src = BlobSource::new(self.storage.clone(), &ix_uri, 0, want);
+        let mut bytes = Vec::with_capacity(want as usize);
+        if codec::decoder(Compression::None, src).read_to_end(&mut bytes).is_err() {
+            return Ok(None);
+        }
+        Ok(ChunkIndex::decode(&bytes, stored, &rec.sha256))
     }
 
     /// The stored (still encoded) bytes of `rec`'s object as a verified source, and their size.
