@@ -383,24 +383,34 @@ impl Store {
     pub fn gc_with(&self, opts: &GcOptions) -> Result<GcReport, Error> {
         let now = (self.now)();
         let mut report = GcReport::default();
+        // A metadata table may be shared by hosts with other storage drivers: what lives on a
+        // driver this host does not have is left to a host that has it.
+        let drivers = self.storage.drivers();
+        let ours = |uri: &str| uri.split_once("://").is_some_and(|(d, _)| drivers.iter().any(|x| x == d));
+        let mut cursor = None;
         loop {
-            let q = ListQuery { expired_before: Some(now), limit: 500, ..Default::default() };
+            let q = ListQuery { expired_before: Some(now), limit: 500, cursor: cursor.take(), ..Default::default() };
             let page = self.metadata.list(&q)?;
-            if page.records.is_empty() {
-                break;
-            }
             for r in page.records {
+                if !ours(&r.location.uri) {
+                    continue;
+                }
                 self.metadata.delete(&r.id)?;
                 report.records.push(r.id);
                 if self.release_blob(&r.location.uri)? {
                     report.blobs.push(r.location.uri);
                 }
             }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
         }
         // Claims that outlived their lease: a killed put's object (deleted unless a record uses
-        // it) or a killed delete (finished). Each round prunes what it saw, so this ends.
+        // it) or a killed delete (finished). Each URI handled is pruned, so every round lists new
+        // ones; a round with none of this host's drivers ends it.
         for _ in 0..10_000 {
-            let stale = self.metadata.stale_claims(now, 1000)?;
+            let stale: Vec<String> = self.metadata.stale_claims(now, 1000)?.into_iter().filter(|u| ours(u)).collect();
             if stale.is_empty() {
                 break;
             }

@@ -283,3 +283,27 @@ fn ttls_past_year_9999_are_invalid() {
     }
     assert!(mem.objects.lock().unwrap().is_empty());
 }
+
+#[test]
+fn gc_leaves_what_lives_on_other_hosts_drivers() {
+    let (st, _mem, meta) = store();
+    // Another host (driver `s3`) shares this metadata table: its expired record and its stale
+    // claim are not this host's to collect, and must not fail this host's gc.
+    let foreign = Record {
+        id: crate::ids::new_id(1),
+        bucket: "b".into(),
+        name: "foreign".into(),
+        logical_ref: "noetl://artifact/b/foreign/x".into(),
+        location: Location { driver: "s3".into(), uri: "s3://blobs/sha256/aa/x".into() },
+        expires_at: Some(1),
+        ..Default::default()
+    };
+    meta.insert_if_absent(&foreign).unwrap();
+    assert!(meta.pin_object("s3://blobs/sha256/bb/y", "killed", 1, 2).unwrap());
+    let mine = put(&st, b"expiring", |o| o.ttl = Some("1ms".into()));
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let report = st.gc().unwrap();
+    assert_eq!(report.records, vec![mine.record.id.clone()]);
+    assert!(meta.get_by_id(&foreign.id).unwrap().is_some(), "gc deleted another host's record");
+    assert_eq!(meta.stale_claims(u64::MAX / 2, 10).unwrap(), vec!["s3://blobs/sha256/bb/y".to_string()]);
+}
