@@ -1,7 +1,7 @@
--- Metadata schema of the artifact store on PostgreSQL (schema version 1).
+-- Metadata schema of the artifact store on PostgreSQL (schema version 2: 1 + object_claims).
 --
--- Applied by the host every time it opens a `postgres://` metadata backend; also runnable by
--- hand (`psql -f`). Idempotent: running it any number of times, from any number of hosts at
+-- Applied by the host when it opens a `postgres://` metadata backend whose recorded version is
+-- older than this one (or absent); also runnable by hand (`psql -f`). Idempotent: running it any number of times, from any number of hosts at
 -- once, is harmless (the advisory lock serializes concurrent runs).
 --
 -- Timestamps are milliseconds since the Unix epoch (bigint), exactly as the component's records
@@ -115,5 +115,5 @@ BEGIN
 END;
 $$;
 
-INSERT INTO artifact_schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
+INSERT INTO artifact_schema_version (version) VALUES (2) ON CONFLICT DO NOTHING;
 COMMIT;

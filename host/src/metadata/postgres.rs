@@ -2,8 +2,8 @@
 //! string the `postgres` crate accepts; TLS is not supported yet, use a local or tunnelled
 //! connection).
 //!
-//! The schema is `docs/runtime/schema/postgres.sql`, compiled in and applied at every open
-//! (idempotent, serialized across hosts by an advisory lock). Semantics mirror the SQLite backend:
+//! The schema is `docs/runtime/schema/postgres.sql`, compiled in and applied at open when the
+//! database records an older version (idempotent, serialized across hosts by an advisory lock). Semantics mirror the SQLite backend:
 //! unique `id`, `ref` and (`bucket`, `name`); listing by keyset on (`created_at`, `id`) with the
 //! shared cursor encoding; byte-wise name ordering and prefixes (`COLLATE "C"`).
 //!
@@ -28,10 +28,10 @@ use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-/// The schema, applied at open.
+/// The schema, applied at open to a database that records an older version (or none).
 pub const SCHEMA: &str = include_str!("../../../docs/runtime/schema/postgres.sql");
 /// The schema version this code writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 /// Idle connections kept for reuse.
 pub const MAX_IDLE: usize = 8;
 
@@ -283,6 +283,11 @@ impl PostgresMetadata {
                 "database schema version {} is newer than this build supports ({SCHEMA_VERSION})",
                 version.unwrap_or_default()
             )));
+        }
+        // A database already at this version is left alone: the DDL takes table locks, and
+        // running it at every open (every `artifact` process) deadlocked against writes.
+        if version == Some(SCHEMA_VERSION) {
+            return Ok(());
         }
         c.batch_execute(SCHEMA).map_err(db_err)
     }
