@@ -696,3 +696,20 @@ fn threads_of_two_runtimes_racing_on_the_same_bytes_lose_nothing() {
     let storage = artifact_host::storage::open(&format!("fs://{}", h.objects().display())).unwrap();
     assert_consistent(&runtimes[0], storage.as_ref(), "fs", &known, None);
 }
+
+/// Ids and claim tokens draw on the host's CSPRNG, `wasi:random/random`, not on std's
+/// `RandomState` (seeded from `wasi:random/insecure-seed`, which a host may make deterministic).
+#[test]
+fn the_component_imports_wasi_random() {
+    let mut graph = wac_graph::CompositionGraph::new();
+    let pkg = wac_graph::types::Package::from_bytes(
+        "artifact",
+        None,
+        artifact_host::runtime::EMBEDDED_COMPONENT.to_vec(),
+        graph.types_mut(),
+    )
+    .unwrap();
+    let world = pkg.ty();
+    let imports = &graph.types()[world].imports;
+    assert!(imports.keys().any(|k| k.starts_with("wasi:random/random@")), "{:?}", imports.keys());
+}
