@@ -528,7 +528,10 @@ impl Store {
         if got != rec.sha256 {
             return Err(integrity(format!("sha256 mismatch: recorded {}, stored bytes hash to {got}", rec.sha256)));
         }
-        hasher.finish(&rec.sha256)
+        let ix = hasher.finish(&rec.sha256)?;
+        // Best effort: without it the next read verifies the whole object again.
+        let _ = self.write_index(uri, &ix);
+        Ok(ix)
     }
 
     /// The chunk index of the object at `uri` (`stored` bytes) that `rec` describes: loaded when
@@ -537,9 +540,7 @@ impl Store {
         if let Some(ix) = self.load_index(rec, uri, stored)? {
             return Ok(Rc::new(ix));
         }
-        let ix = self.full_verify(rec, uri, stored)?;
-        let _ = self.write_index(uri, &ix);
-        Ok(Rc::new(ix))
+        Ok(Rc::new(self.full_verify(rec, uri, stored)?))
     }
 
     /// The stored index of the object at `uri`, if it is intact and describes `stored` bytes
@@ -838,6 +839,7 @@ impl Writer {
                 None => None,
             };
             match reused {
+                // A reused object keeps its index (verified, or rebuilt by the check).
                 Some(ix) => {
                     blob.abort();
                     ix
@@ -845,6 +847,8 @@ impl Writer {
                 None => {
                     let publish = if existing.is_some() { Publish::Overwrite } else { Publish::IfAbsent };
                     if blob.commit(&uri, publish)? {
+                        // Best effort: a missing index is rebuilt by the first read.
+                        let _ = store.write_index(&uri, chunks);
                         chunks.clone()
                     } else {
                         // Another put committed the same address a moment ago.
@@ -861,12 +865,11 @@ impl Writer {
             if !blob.commit(&uri, publish)? {
                 return Err(Error::Conflict(format!("storage location {uri} is already taken")));
             }
+            let _ = store.write_index(&uri, chunks);
             chunks.clone()
         };
         // A reused blob's encoding (so its size) may differ from ours, e.g. one made by `gzip -9`.
         rec.stored_bytes = index.object_size;
-        // Best effort: a missing index is rebuilt by the first read.
-        let _ = store.write_index(&uri, &index);
         if let Some(old) = old {
             store.metadata.update(rec)?;
             if old.location.uri != uri {
