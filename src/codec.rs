@@ -115,6 +115,12 @@ impl BlobSource {
         }
     }
 
+    /// Whether every byte of the range has been handed out (none left in storage or held back
+    /// from a verified chunk).
+    pub fn is_done(&self) -> bool {
+        self.remaining == 0 && self.stash_pos >= self.stash.len()
+    }
+
     /// A source that checks every chunk against `index` before handing out any of its bytes.
     pub fn verified(storage: std::rc::Rc<dyn Storage>, uri: &str, offset: u64, len: u64, index: std::rc::Rc<ChunkIndex>) -> Self {
         BlobSource { index: Some(index), ..BlobSource::new(storage, uri, offset, len) }

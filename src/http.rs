@@ -97,7 +97,7 @@ impl StoredStream {
         let integrity = |m: String| Error::Integrity(format!("artifact {}: {m}", self.rec.id));
         let v = self.verifier.as_mut().ok_or_else(|| integrity("read past the end".into()))?;
         v.write_all(&chunk).map_err(|e| integrity(e.to_string()))?;
-        if self.src.remaining == 0 {
+        if self.src.is_done() {
             let t = self.verifier.take().expect("checked").finish().map_err(|e| integrity(e.to_string()))?;
             let got = hex(&t.hasher.finalize());
             if got != self.rec.sha256 || t.count != self.rec.bytes {
@@ -480,6 +480,38 @@ mod tests {
         }
         assert!(accepts_gzip(Some("*")));
         assert!(accepts_gzip(Some("deflate, GZIP")));
+    }
+
+    #[test]
+    fn stored_gzip_streams_whole_in_small_pulls() {
+        let f = fx();
+        // Incompressible, so the stored object spans several verified chunks.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let data: Vec<u8> = (0..700_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let rec = f.put(&data, Compression::Gzip);
+        assert!(rec.stored_bytes > 2 * crate::chunks::CHUNK);
+        let url = f.url(&rec.id, None);
+        let h: Vec<(String, Vec<u8>)> = vec![("accept-encoding".into(), b"gzip".to_vec())];
+        let mut r = handle(&f.st, &f.cfg, &Request { method: "GET", path_with_query: &url, headers: &h }, NOW);
+        assert_eq!(r.status, 200);
+        let mut gz = Vec::new();
+        loop {
+            let c = r.body.next_chunk(4096).unwrap();
+            if c.is_empty() {
+                break;
+            }
+            gz.extend_from_slice(&c);
+        }
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut out).unwrap();
+        assert!(out == data, "the stored gzip bytes, whole");
     }
 
     #[test]
