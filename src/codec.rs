@@ -368,12 +368,27 @@ impl Write for Tally {
     }
 }
 
+/// Without an explicit cap, a precompressed upload may decode to at most this many times its
+/// encoded size ([`Verifier::for_upload`]): real data rarely compresses past 20:1, a gzip bomb
+/// reaches about 1000:1.
+pub const MAX_EXPANSION: u64 = 128;
+/// ... or to this many bytes, whichever is larger, so small highly compressible uploads pass.
+pub const EXPANSION_FLOOR: u64 = 64 << 20;
+
 /// Write-side decoder for blobs that arrive already encoded (`precompressed` puts): the encoded
 /// bytes are stored unchanged while this decodes them once to learn the logical size and SHA-256.
 /// Gzip input may have several members (as `cat a.gz b.gz` makes); deflate input is one zlib
 /// stream. Anything that does not decode completely, including trailing garbage and truncated
-/// streams, is [`Error::Decode`].
-pub enum Verifier {
+/// streams, is [`Error::Decode`]; decoding past the cap is [`Error::TooLarge`].
+pub struct Verifier {
+    dec: Decoder,
+    /// Encoded bytes fed so far.
+    encoded: u64,
+    /// Whether the cap follows the encoded size ([`MAX_EXPANSION`]) instead of being fixed.
+    expansion_guard: bool,
+}
+
+enum Decoder {
     /// RFC 1952, every member.
     Gzip(flate2::write::MultiGzDecoder<Tally>),
     /// RFC 1950 (zlib).
@@ -381,22 +396,40 @@ pub enum Verifier {
 }
 
 impl Verifier {
-    /// A verifier for `c`; `none` has nothing to decode and is [`Error::InvalidArgument`].
+    /// A verifier for `c` that refuses more than `limit` decoded bytes (`None`: no cap, for
+    /// bytes whose size is already bounded); `none` has nothing to decode and is
+    /// [`Error::InvalidArgument`].
     pub fn new(c: Compression, limit: Option<u64>) -> Result<Self, Error> {
         let tally = Tally { hasher: sha2::Digest::new(), count: 0, limit };
-        match c {
-            Compression::Gzip => Ok(Verifier::Gzip(flate2::write::MultiGzDecoder::new(tally))),
-            Compression::Deflate => Ok(Verifier::Deflate(flate2::write::ZlibDecoder::new(tally))),
-            Compression::None => Err(Error::InvalidArgument(
-                "precompressed data needs compression gzip or deflate".into(),
-            )),
-        }
+        let dec = match c {
+            Compression::Gzip => Decoder::Gzip(flate2::write::MultiGzDecoder::new(tally)),
+            Compression::Deflate => Decoder::Deflate(flate2::write::ZlibDecoder::new(tally)),
+            Compression::None => {
+                return Err(Error::InvalidArgument("precompressed data needs compression gzip or deflate".into()))
+            }
+        };
+        Ok(Verifier { dec, encoded: 0, expansion_guard: false })
+    }
+
+    /// A verifier for an upload: capped at `max_bytes` when given, else at [`MAX_EXPANSION`]
+    /// times the encoded bytes seen (at least [`EXPANSION_FLOOR`]).
+    pub fn for_upload(c: Compression, max_bytes: Option<u64>) -> Result<Self, Error> {
+        let mut v = Verifier::new(c, Some(max_bytes.unwrap_or(EXPANSION_FLOOR)))?;
+        v.expansion_guard = max_bytes.is_none();
+        Ok(v)
     }
 
     fn compression(&self) -> &'static str {
-        match self {
-            Verifier::Gzip(_) => "gzip",
-            Verifier::Deflate(_) => "deflate",
+        match self.dec {
+            Decoder::Gzip(_) => "gzip",
+            Decoder::Deflate(_) => "deflate",
+        }
+    }
+
+    fn tally_mut(&mut self) -> &mut Tally {
+        match &mut self.dec {
+            Decoder::Gzip(d) => d.get_mut(),
+            Decoder::Deflate(d) => d.get_mut(),
         }
     }
 
@@ -409,23 +442,28 @@ impl Verifier {
 
     /// Feeds encoded bytes.
     pub fn write_all(&mut self, data: &[u8]) -> Result<(), Error> {
-        let r = match self {
-            Verifier::Gzip(d) => d.write_all(data),
-            Verifier::Deflate(d) => d.write_all(data),
+        self.encoded = self.encoded.saturating_add(data.len() as u64);
+        if self.expansion_guard {
+            let cap = self.encoded.saturating_mul(MAX_EXPANSION).max(EXPANSION_FLOOR);
+            self.tally_mut().limit = Some(cap);
+        }
+        let r = match &mut self.dec {
+            Decoder::Gzip(d) => d.write_all(data),
+            Decoder::Deflate(d) => d.write_all(data),
         };
         r.map_err(|e| self.error(e))
     }
 
     /// Checks that the input ended exactly at the end of a complete stream and returns the tally.
     pub fn finish(mut self) -> Result<Tally, Error> {
-        let r = match &mut self {
-            Verifier::Gzip(d) => d.try_finish(),
-            Verifier::Deflate(d) => d.try_finish(),
+        let r = match &mut self.dec {
+            Decoder::Gzip(d) => d.try_finish(),
+            Decoder::Deflate(d) => d.try_finish(),
         };
         r.map_err(|e| self.error(e))?;
-        let r = match self {
-            Verifier::Gzip(d) => d.finish(),
-            Verifier::Deflate(d) => d.finish(),
+        let r = match self.dec {
+            Decoder::Gzip(d) => d.finish(),
+            Decoder::Deflate(d) => d.finish(),
         };
         r.map_err(|e| Error::Decode(format!("precompressed data does not decode: {e}")))
     }

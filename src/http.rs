@@ -6,11 +6,13 @@
 //! - the signature is checked first (see [`crate::sign`]); anything wrong with it is 403 and
 //!   nothing about the artifact (not even whether it exists) is revealed;
 //! - unknown artifact 404, expired artifact 410, other methods 405, a malformed path 400;
-//! - `If-None-Match` → 304; one `Range: bytes=a-b | a- | -n` → 206 with `Content-Range`, an
-//!   unsatisfiable one → 416 with `Content-Range: bytes */size`; several ranges, other units or
-//!   bad syntax are ignored (RFC 9110 allows it) and the whole body is sent; `If-Range` with a
-//!   different ETag also sends the whole body;
-//! - a URL signed for a range serves only bytes inside it: a request without `Range` gets the
+//! - `If-None-Match` → 304, or without it `If-Modified-Since` (a valid HTTP-date not before
+//!   `Last-Modified`) → 304 (RFC 9110 §13.2.2 order);
+//! - on `GET`, one `Range: bytes=a-b | a- | -n` → 206 with `Content-Range`, an unsatisfiable
+//!   one → 416 with `Content-Range: bytes */size`; several ranges, other units or bad syntax are
+//!   ignored (RFC 9110 allows it) and the whole body is sent; `If-Range` with a different ETag
+//!   also sends the whole body; `HEAD` ignores `Range` and describes the whole body (200);
+//! - a URL signed for a range serves only bytes inside it: a `GET` without `Range` gets the
 //!   signed range (206), a `Range` reaching outside it is 403;
 //! - a gzip-stored artifact is sent as stored with `Content-Encoding: gzip` when the request's
 //!   `Accept-Encoding` lists `gzip` (or `*`) with q > 0 and no range is involved; otherwise it is
@@ -150,33 +152,6 @@ fn from_error(e: &Error) -> Response {
     error_response(status, e.kind(), &e.to_string())
 }
 
-/// IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub fn http_date(ms: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(m - 1) as usize],
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// Whether `Accept-Encoding` explicitly allows gzip (`gzip` or `*` with q > 0, and gzip not
 /// refused with q=0). An absent header means identity: that is what curl and most libraries
 /// without decompression expect.
@@ -200,12 +175,28 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
 }
 
 /// The single byte range of a `Range` header, or `None` when the header must be ignored.
+/// The grammar is RFC 9110 §14.1.2: `bytes=` (unit case-insensitive, no space around `=`), then
+/// one range spec of digits (`a-b`, `a-`, `-n`); empty list elements and whitespace around
+/// commas are allowed, as for any list. Several ranges are ignored (the whole body is sent,
+/// which RFC 9110 §14.2 allows), as is any other unit or any syntax error.
 pub fn parse_range_header(h: &str) -> Option<ByteRange> {
-    let (unit, spec) = h.trim().split_once('=')?;
-    if !unit.trim().eq_ignore_ascii_case("bytes") || spec.contains(',') {
+    let h = h.trim();
+    let (unit, spec) = h.split_once('=')?;
+    if !unit.eq_ignore_ascii_case("bytes") {
         return None;
     }
-    codec::parse_range(spec.trim()).ok()
+    let mut specs = spec.split(',').map(|e| e.trim_matches([' ', '\t'])).filter(|e| !e.is_empty());
+    let one = specs.next()?;
+    if specs.next().is_some() {
+        return None;
+    }
+    codec::parse_range(one).ok()
+}
+
+/// Whether `If-Modified-Since` says the client's copy is current (RFC 9110 §13.1.3): the
+/// header is a valid HTTP-date and the last modification (to the second) is not after it.
+fn not_modified_since(if_modified_since: &str, updated_at_ms: u64) -> bool {
+    crate::time::parse_http_date(if_modified_since).is_some_and(|since| updated_at_ms / 1000 <= since)
 }
 
 fn etag_matches(if_none_match: &str, etag: &str) -> bool {
@@ -250,20 +241,21 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, now_ms: u64) -> Re
     let base_etag = format!("\"{}\"", rec.sha256);
 
     // Range: the request's (unless If-Range says the representation changed), else the grant's.
-    let mut requested = req.header("range").and_then(parse_range_header);
+    // Range is defined for GET only (RFC 9110 §14.2): a HEAD describes the whole body.
+    let mut requested = if head { None } else { req.header("range").and_then(parse_range_header) };
     if let Some(ir) = req.header("if-range") {
         if ir.trim() != base_etag {
             requested = None;
         }
     }
-    let effective = requested.or(grant.range);
+    let effective = if head { None } else { requested.or(grant.range) };
     let gzip = gzip_stored && effective.is_none() && accepts_gzip(req.header("accept-encoding"));
     let etag = if gzip { format!("\"{}-gzip\"", rec.sha256) } else { base_etag };
 
     let max_age = grant.exp.saturating_sub(now_ms / 1000);
     let mut headers: Vec<(String, String)> = vec![
         ("etag".into(), etag.clone()),
-        ("last-modified".into(), http_date(rec.updated_at)),
+        ("last-modified".into(), crate::time::format_http_date(rec.updated_at)),
         ("cache-control".into(), format!("private, max-age={max_age}")),
         ("accept-ranges".into(), "bytes".into()),
         ("x-content-type-options".into(), "nosniff".into()),
@@ -271,7 +263,13 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, now_ms: u64) -> Re
     if gzip_stored {
         headers.push(("vary".into(), "Accept-Encoding".into()));
     }
-    if req.header("if-none-match").is_some_and(|inm| etag_matches(inm, &etag)) {
+    // RFC 9110 §13.2.2: If-None-Match decides when present; only without it is
+    // If-Modified-Since evaluated.
+    let not_modified = match req.header("if-none-match") {
+        Some(inm) => etag_matches(inm, &etag),
+        None => req.header("if-modified-since").is_some_and(|ims| not_modified_since(ims, rec.updated_at)),
+    };
+    if not_modified {
         return Response { status: 304, headers, body: Body::Empty };
     }
 
@@ -322,7 +320,8 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, now_ms: u64) -> Re
     }
     let body = if let Some((src, _)) = stored {
         let _ = store.metadata.touch(&rec.id, now_ms);
-        let verifier = match Verifier::new(Compression::Gzip, None) {
+        // Capped at the recorded size: a corrupt blob cannot make the server inflate more.
+        let verifier = match Verifier::new(Compression::Gzip, Some(rec.bytes)) {
             Ok(v) => v,
             Err(e) => return from_error(&e),
         };
@@ -597,9 +596,61 @@ mod tests {
     }
 
     #[test]
-    fn http_dates() {
-        assert_eq!(http_date(784_111_777_000), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(951_782_400_000), "Tue, 29 Feb 2000 00:00:00 GMT");
+    fn if_modified_since() {
+        let f = fx();
+        let rec = f.put(&body(), Compression::None);
+        let url = f.url(&rec.id, None);
+        let lm = crate::time::format_http_date(rec.updated_at);
+        let later = crate::time::format_http_date(rec.updated_at + 3_600_000);
+        let earlier = crate::time::format_http_date(rec.updated_at.saturating_sub(1000));
+        let (r, b) = f.req("GET", &url, &[("If-Modified-Since", &lm)]);
+        assert_eq!((r.status, b.len()), (304, 0));
+        assert_eq!(r.header("last-modified"), Some(lm.as_str()));
+        assert_eq!(f.req("HEAD", &url, &[("If-Modified-Since", &later)]).0.status, 304);
+        assert_eq!(f.req("GET", &url, &[("If-Modified-Since", &earlier)]).0.status, 200);
+        // Not an HTTP-date: ignored.
+        for bad in ["yesterday", "Sat, 31 Feb 2025 00:00:00 GMT", &format!("{lm}, {lm}")] {
+            assert_eq!(f.req("GET", &url, &[("If-Modified-Since", bad)]).0.status, 200, "{bad}");
+        }
+        // If-None-Match takes precedence, both ways.
+        let etag = format!("\"{}\"", rec.sha256);
+        assert_eq!(f.req("GET", &url, &[("If-None-Match", "\"other\""), ("If-Modified-Since", &later)]).0.status, 200);
+        assert_eq!(f.req("GET", &url, &[("If-None-Match", &etag), ("If-Modified-Since", &earlier)]).0.status, 304);
+        // A condition that holds wins over Range; one that fails lets Range through.
+        assert_eq!(f.req("GET", &url, &[("Range", "bytes=0-9"), ("If-Modified-Since", &lm)]).0.status, 304);
+        assert_eq!(f.req("GET", &url, &[("Range", "bytes=0-9"), ("If-Modified-Since", &earlier)]).0.status, 206);
+    }
+
+    #[test]
+    fn head_ignores_range() {
+        let f = fx();
+        let data = body();
+        let rec = f.put(&data, Compression::Gzip);
+        for url in [f.url(&rec.id, None), f.url(&rec.id, Some(ByteRange::Bounded { start: 0, end: 9 }))] {
+            for range in ["bytes=0-9", "bytes=-1", "bytes=100000-"] {
+                let (r, b) = f.req("HEAD", &url, &[("Range", range)]);
+                assert_eq!((r.status, b.len()), (200, 0), "{range}");
+                assert_eq!(r.header("content-length"), Some("100000"));
+                assert!(r.header("content-range").is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn range_header_grammar() {
+        let b = |start, end| Some(ByteRange::Bounded { start, end });
+        assert_eq!(parse_range_header("bytes=0-9"), b(0, 9));
+        assert_eq!(parse_range_header("BYTES=0-9"), b(0, 9));
+        assert_eq!(parse_range_header(" bytes=0-9 "), b(0, 9));
+        assert_eq!(parse_range_header("bytes=0-9, "), b(0, 9));
+        assert_eq!(parse_range_header("bytes=, 0-9"), b(0, 9));
+        assert_eq!(parse_range_header("bytes=5-"), Some(ByteRange::From(5)));
+        assert_eq!(parse_range_header("bytes=-5"), Some(ByteRange::Suffix(5)));
+        for ignored in [
+            "bytes=+0-9", "bytes=0-+9", "bytes= 0 - 9", "bytes =0-9", "bytes= =0-9", "bytes=0-9,10-19", "bytes=0x1-2",
+            "bytes=-", "bytes=", "items=0-9", "bytes=9-0", "bytes=0-9-", "bytes=\u{661}-2", "bytes=99999999999999999999999-",
+        ] {
+            assert_eq!(parse_range_header(ignored), None, "{ignored:?}");
+        }
     }
 }

@@ -296,7 +296,7 @@ impl Store {
         if let (Some(e), IfExists::Get) = (existing, if_exists) {
             return Ok(Writer { store: self.clone(), state: WriterState::Existing(Box::new(e)), max_bytes: raw_cap, written: 0 });
         }
-        let verifier = if precompressed { Some(Verifier::new(compression, opts.max_bytes)?) } else { None };
+        let verifier = if precompressed { Some(Verifier::for_upload(compression, opts.max_bytes)?) } else { None };
         let w = self.storage.create_writer(&driver)?;
         // Precompressed chunks pass to storage unchanged.
         let stored_as = if precompressed { Compression::None } else { compression };

@@ -134,6 +134,33 @@ fn max_bytes_caps_the_logical_size() {
 }
 
 #[test]
+fn without_max_bytes_a_bomb_is_refused_and_ordinary_ratios_pass() {
+    use crate::codec::{EXPANSION_FLOOR, MAX_EXPANSION};
+    let (st, mem) = store();
+    // 200 MiB of zeros: about 200 KiB of gzip, a ratio near 1000:1.
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(9));
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..200 {
+        e.write_all(&zeros).unwrap();
+    }
+    let bomb = e.finish().unwrap();
+    assert!((bomb.len() as u64) * MAX_EXPANSION < 200 << 20);
+    let r = st.put(&bomb, &opts(Compression::Gzip));
+    assert!(matches!(r, Err(Error::TooLarge { .. })), "{r:?}");
+    assert!(mem.objects.lock().unwrap().is_empty(), "nothing stored");
+    // The same bomb with an explicit cap that allows it is accepted.
+    let p = st.put(&bomb, &PutOptions { max_bytes: Some(200 << 20), ..opts(Compression::Gzip) }).unwrap();
+    assert_eq!(p.record.bytes, 200 << 20);
+    // A small highly compressible body passes under the floor, and text (~5:1) at any size.
+    let small = gzip(&vec![b'a'; (EXPANSION_FLOOR / 2) as usize], 9);
+    assert!(st.put(&small, &opts(Compression::Gzip)).is_ok());
+    let text: Vec<u8> = (0..3_000_000u32).flat_map(|i| format!("{i},{}\n", i % 97).into_bytes()).collect();
+    assert!(text.len() as u64 > EXPANSION_FLOOR / 4);
+    let p = st.put(&gzip(&text, 6), &opts(Compression::Gzip)).unwrap();
+    assert_eq!(p.record.bytes, text.len() as u64);
+}
+
+#[test]
 fn precompressed_without_compression_is_invalid() {
     let (st, _) = store();
     for c in [None, Some(Compression::None)] {
