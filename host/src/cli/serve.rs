@@ -1,11 +1,13 @@
 //! `artifact serve [--listen 127.0.0.1:8080]`: serves signed reads
 //! (`GET`/`HEAD /v1/artifacts/<id>?exp=…&kid=…&sig=…`) with the edge component on the same
 //! backends as the other commands, until Ctrl-C or SIGTERM (requests in flight may finish).
-//! Prints `listening on http://ADDR` on stderr, then one access log line per request.
+//! Prints `listening on http://ADDR` on stderr, then one access log line per request. Load
+//! handling (queue, connection limit, timeouts) is described in `artifact_host::serve`.
 
 use super::common::Env;
 use artifact_component::model::Error;
-use artifact_host::serve::EdgeServer;
+use artifact_host::serve::conn::Timeouts;
+use artifact_host::serve::{default_max_connections, raise_fd_limit, EdgeServer, ServeOptions};
 use artifact_host::{HostError, Limits};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +17,33 @@ pub struct Args {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// Instances that may run at once (slots of the pooling allocator).
+    /// Requests that may run at once, each in its own component instance (slots of the pooling
+    /// allocator). A request holds its instance until its body is sent.
     #[arg(long, default_value_t = 64)]
     pub max_instances: u32,
-    /// Budget of one request, body streaming included: `30s`, `10m`, ...
+    /// Requests that may wait for a free instance; past it they get 503 with Retry-After.
+    #[arg(long, default_value_t = 1024)]
+    pub queue: usize,
+    /// How long a request may wait for a free instance before 503.
+    #[arg(long, default_value = "10s")]
+    pub queue_timeout: String,
+    /// Open connections; when full, the connection idle the longest is closed for a new one.
+    /// Default: what the open-file limit allows (raised to its hard limit), at most 10,000.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// The component's budget for one request: until the response head, then between two
+    /// writes of the body (a long download to a live client is not cut).
     #[arg(long, default_value = "60s")]
     pub request_timeout: String,
+    /// Time a client has to send a request head (from connecting, or from its first byte).
+    #[arg(long, default_value = "10s")]
+    pub header_timeout: String,
+    /// Time a keep-alive connection may wait for its next request.
+    #[arg(long, default_value = "60s")]
+    pub idle_timeout: String,
+    /// Time one write may wait for the client to read; a client that stops reading is cut.
+    #[arg(long, default_value = "30s")]
+    pub write_timeout: String,
     /// How long to wait for requests in flight at shutdown.
     #[arg(long, default_value = "30s")]
     pub drain: String,
@@ -33,18 +56,29 @@ fn duration(what: &str, s: &str) -> Result<Duration, HostError> {
 }
 
 pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
+    raise_fd_limit();
+    let instances = a.max_instances.max(1);
+    let opts = ServeOptions {
+        instances: instances as usize,
+        queue: a.queue,
+        queue_timeout: duration("--queue-timeout", &a.queue_timeout)?,
+        max_connections: a.max_connections.unwrap_or_else(|| default_max_connections(instances as usize)).max(1),
+        timeouts: Timeouts {
+            header: duration("--header-timeout", &a.header_timeout)?,
+            idle: duration("--idle-timeout", &a.idle_timeout)?,
+            write: duration("--write-timeout", &a.write_timeout)?,
+        },
+        retry_after_secs: 1,
+        drain: duration("--drain", &a.drain)?,
+    };
     let timeout = duration("--request-timeout", &a.request_timeout)?;
-    let drain = duration("--drain", &a.drain)?;
-    let builder = env
-        .builder()?
-        .pooling(a.max_instances.max(1))
-        .limits(Limits::default().call_timeout(timeout));
-    let server = Arc::new(EdgeServer::new(builder)?);
+    let builder = env.builder()?.pooling(instances).limits(Limits::default().call_timeout(timeout));
+    let server = Arc::new(EdgeServer::new(builder, opts)?);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&a.listen).await?;
         eprintln!("artifact serve: listening on http://{}", listener.local_addr()?);
-        server.serve(listener, shutdown_signal(), drain).await?;
+        server.serve(listener, shutdown_signal()).await?;
         eprintln!("artifact serve: stopped");
         Ok(())
     })

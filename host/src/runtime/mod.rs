@@ -33,6 +33,11 @@ pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("ARTIFACT_COMPONENT_WA
 
 const TICK: Duration = Duration::from_millis(5);
 
+/// Per-component maxima of the pooling allocator (the artifact and edge components fit).
+const MAX_CORE_INSTANCES: u32 = 8;
+const MAX_MEMORIES: u32 = 2;
+const MAX_TABLES: u32 = 4;
+
 /// Errors of the host library.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
@@ -226,15 +231,19 @@ impl RuntimeBuilder {
         cfg.epoch_interruption(true);
         if let Some(n) = self.pooling {
             let mut p = wasmtime::PoolingAllocationConfig::default();
+            // Room for `n` instances of any component within the per-component maxima below
+            // (the edge component has several core instances and two memories: totals of `n`
+            // let only a third of the requested instances run).
             p.total_component_instances(n)
-                .total_core_instances(n)
-                .total_memories(n)
-                .total_tables(n)
+                .total_core_instances(n * MAX_CORE_INSTANCES)
+                .total_memories(n * MAX_MEMORIES)
+                .total_tables(n * MAX_TABLES)
+                .total_stacks(n)
                 .max_memory_size(self.limits.memory_bytes)
                 .max_component_instance_size(1 << 20)
-                .max_core_instances_per_component(8)
-                .max_memories_per_component(2)
-                .max_tables_per_component(4)
+                .max_core_instances_per_component(MAX_CORE_INSTANCES)
+                .max_memories_per_component(MAX_MEMORIES)
+                .max_tables_per_component(MAX_TABLES)
                 // Return freed slots' pages to the kernel in batches: one madvise (and, in a
                 // multi-threaded server, one round of TLB-shootdown IPIs) per batch of instances
                 // instead of per instance. Slots are reclaimed early when the pool runs dry.
@@ -279,11 +288,6 @@ pub(crate) struct Base {
 /// whose store data holds a [`Ctx`]; WASI itself is added by the caller (sync or async).
 pub(crate) fn add_artifact_imports<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut Ctx) -> Result<(), HostError> {
     ArtifactStore::add_to_linker::<T, HasSelf<Ctx>>(linker, get).map_err(|e| HostError::Load(format!("{e:#}")))
-}
-
-/// Epoch ticks for a wall-clock budget.
-pub(crate) fn deadline_ticks_for(d: Duration) -> u64 {
-    (d.as_millis() / TICK.as_millis()).max(1) as u64
 }
 
 impl RuntimeBuilder {
