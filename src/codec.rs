@@ -38,12 +38,14 @@ pub fn resolve_range(range: ByteRange, size: u64) -> Result<(u64, u64), Error> {
 pub fn parse_range(s: &str) -> Result<ByteRange, Error> {
     let bad = || Error::InvalidArgument(format!("invalid range {s:?} (expected START-END, START- or -N)"));
     let (a, b) = s.trim().split_once('-').ok_or_else(bad)?;
-    // Digits only: no sign, no blanks inside (RFC 9110 `1*DIGIT`).
+    // Digits only: no sign, no blanks inside (RFC 9110 `1*DIGIT`). A position too large for
+    // u64 is still a position (past any body): it saturates, so `99999999999999999999-` is
+    // unsatisfiable rather than malformed.
     let num = |x: &str| {
         if !x.bytes().all(|c| c.is_ascii_digit()) {
             return Err(bad());
         }
-        x.parse::<u64>().map_err(|_| bad())
+        Ok(x.parse::<u64>().unwrap_or(u64::MAX))
     };
     match (a.is_empty(), b.is_empty()) {
         (false, false) => {
@@ -492,6 +494,8 @@ mod tests {
         assert_eq!(parse_range("0-9").unwrap(), ByteRange::Bounded { start: 0, end: 9 });
         assert_eq!(parse_range("5-").unwrap(), ByteRange::From(5));
         assert_eq!(parse_range("-3").unwrap(), ByteRange::Suffix(3));
+        assert_eq!(parse_range("99999999999999999999-").unwrap(), ByteRange::From(u64::MAX));
+        assert_eq!(parse_range("0-99999999999999999999").unwrap(), ByteRange::Bounded { start: 0, end: u64::MAX });
         for bad in ["", "-", "a-b", "9-0", "1-2-3", "x"] {
             assert!(parse_range(bad).is_err(), "{bad}");
         }
