@@ -9,8 +9,9 @@ export CARGO_INCREMENTAL=0
 
 rustup target add wasm32-wasip2 >/dev/null
 
-# PostgreSQL and an S3 server (moto) for the remote-backend tests (host/tests/it/remote_backends.rs).
-bash scripts/deps.sh postgresql moto
+# PostgreSQL and an S3 server (moto) for the remote-backend tests (host/tests/it/remote_backends.rs);
+# nginx, the oracle of host/tests/it/edge/nginx.rs.
+bash scripts/deps.sh postgresql moto nginx
 eval "$(bash scripts/services.sh start)"
 trap 'bash scripts/services.sh stop' EXIT
 

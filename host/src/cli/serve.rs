@@ -76,7 +76,7 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
     let server = Arc::new(EdgeServer::new(builder, opts)?);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&a.listen).await?;
+        let listener = artifact_host::serve::bind(&a.listen).await?;
         eprintln!("artifact serve: listening on http://{}", listener.local_addr()?);
         server.serve(listener, shutdown_signal()).await?;
         eprintln!("artifact serve: stopped");

@@ -33,12 +33,17 @@ pub struct Backoff {
 pub const QUIET: Duration = Duration::from_secs(1);
 
 const FIRST_DELAY: Duration = Duration::from_millis(5);
+/// Idle connections shed at once when out of descriptors (nginx drains 32).
+const SHED_BATCH: usize = 16;
 const MAX_DELAY: Duration = Duration::from_millis(500);
 
 impl Backoff {
     /// Handles a failed accept: returns how long to wait before the next attempt.
     pub fn failed(&mut self, e: &io::Error, conns: &Conns) -> Duration {
         let exhausted = is_exhaustion(e);
+        // Out of descriptors with this many connections open: hold a tenth fewer from now on,
+        // so requests (files, instance memory) keep descriptors to work with.
+        let limit = if exhausted { Some(conns.lower_limit(conns.len() - conns.len() / 10)) } else { None };
         match &mut self.episode {
             Some((_, n, last)) => {
                 *n += 1;
@@ -47,18 +52,17 @@ impl Backoff {
             None => {
                 self.episode = Some((Instant::now(), 1, Instant::now()));
                 self.delay = FIRST_DELAY;
-                if exhausted {
-                    eprintln!(
-                        "artifact serve: cannot accept connections: {e}; shedding idle connections and backing off \
-                         (lower --max-connections or raise the file limit)"
-                    );
-                } else {
-                    eprintln!("artifact serve: accept failed: {e}; retrying");
+                match limit {
+                    Some(l) => eprintln!(
+                        "artifact serve: cannot accept connections: {e}; connection limit lowered to {l}, shedding idle \
+                         connections and backing off (set --max-connections or raise the file limit)"
+                    ),
+                    None => eprintln!("artifact serve: accept failed: {e}; retrying"),
                 }
             }
         }
-        // Closing an idle connection frees a descriptor for the one waiting: retry soon.
-        if exhausted && conns.shed_oldest_idle() {
+        // Closing idle connections frees descriptors for those waiting: retry soon.
+        if exhausted && (0..SHED_BATCH).filter(|_| conns.shed_oldest_idle()).count() > 0 {
             return Duration::from_millis(1);
         }
         let d = self.delay;
@@ -88,13 +92,15 @@ mod tests {
 
     #[test]
     fn one_line_per_episode_and_bounded_delay() {
-        let conns = Conns::new(4);
+        let conns = std::sync::Arc::new(Conns::new(100));
+        let _open: Vec<_> = (0..50).map(|_| conns.register()).collect();
         let mut b = Backoff::default();
         let e = io::Error::from_raw_os_error(libc::EMFILE);
         assert!(is_exhaustion(&e));
         assert!(!is_exhaustion(&io::Error::from_raw_os_error(libc::ECONNABORTED)));
         let delays: Vec<Duration> = (0..20).map(|_| b.failed(&e, &conns)).collect();
         assert_eq!(delays[0], FIRST_DELAY);
+        assert_eq!(conns.limit(), 45, "the limit drops below what the system could hold");
         assert!(delays.windows(2).all(|w| w[1] >= w[0]));
         assert_eq!(*delays.last().unwrap(), MAX_DELAY);
         assert_eq!(b.episode.map(|(_, n, _)| n), Some(20));

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -26,12 +26,10 @@ pub fn now_ms() -> u64 {
 }
 
 /// How long an idle connection must have been waiting (read and found with nothing more to
-/// read) before it may be shed for a new one: a keep-alive connection between requests, or one
-/// that sent part of a request head and stalled.
+/// read) before it may be shed for a new one. As nginx does with its "reusable" connections,
+/// a connection that has sent nothing yet is fair game too: under a flood of stalled
+/// connections, new clients must get through within a second.
 pub const SHED_GRACE: Duration = Duration::from_millis(50);
-/// ... and a connection that has sent nothing at all yet (a client in a burst may take a moment
-/// to write its request; it is not cut for the next one).
-pub const SHED_GRACE_SILENT: Duration = Duration::from_secs(1);
 
 /// Timeouts of one connection.
 #[derive(Clone, Copy, Debug)]
@@ -119,7 +117,7 @@ impl Drop for Busy {
 
 /// The open connections, bounded by a limit.
 pub struct Conns {
-    limit: usize,
+    limit: AtomicUsize,
     next_id: AtomicU64,
     open: Mutex<HashMap<u64, Arc<ConnState>>>,
     freed: Notify,
@@ -128,7 +126,7 @@ pub struct Conns {
 
 impl Conns {
     pub fn new(limit: usize) -> Conns {
-        Conns { limit: limit.max(1), next_id: AtomicU64::new(1), open: Mutex::new(HashMap::new()), freed: Notify::new(), shed: AtomicU64::new(0) }
+        Conns { limit: AtomicUsize::new(limit.max(1)), next_id: AtomicU64::new(1), open: Mutex::new(HashMap::new()), freed: Notify::new(), shed: AtomicU64::new(0) }
     }
 
     /// Open connections.
@@ -159,15 +157,28 @@ impl Conns {
         Registered { conns: self.clone(), state }
     }
 
-    /// Whether the limit is reached.
-    pub fn full(&self) -> bool {
-        self.len() >= self.limit
+    /// Whether more connections are open than the limit (the accept loop holds at most one
+    /// over it: the one just accepted, for which room is being made).
+    pub fn over_limit(&self) -> bool {
+        self.len() > self.limit()
+    }
+
+    /// The connection limit in force.
+    pub fn limit(&self) -> usize {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Lowers the limit to `n` (at least 1) when the system says it cannot hold more (out of
+    /// file descriptors): the rest of the descriptors stay for the requests themselves.
+    pub fn lower_limit(&self, n: usize) -> usize {
+        let n = n.max(1);
+        self.limit.fetch_min(n, Ordering::Relaxed).min(n)
     }
 
     /// Sheds one idle connection to make room: the one that stalled in a request head the
-    /// longest, else the longest-idle keep-alive one, else the longest-silent new one, each only
-    /// past its grace ([`SHED_GRACE`], [`SHED_GRACE_SILENT`]). `false` when none qualifies:
-    /// every connection is busy or just arrived, and new clients wait in the listen backlog.
+    /// longest, else the longest-idle keep-alive one, else the longest-silent new one, each
+    /// only once it has waited [`SHED_GRACE`]. `false` when none qualifies: every connection is
+    /// busy or just arrived, and new clients wait in the listen backlog.
     pub fn shed_oldest_idle(&self) -> bool {
         let now = now_ms();
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
@@ -176,14 +187,15 @@ impl Conns {
             .filter(|c| c.is_idle() && c.waiting.load(Ordering::Relaxed) && !c.evicted.load(Ordering::Relaxed))
             .filter_map(|c| {
                 let head = c.head_started.load(Ordering::Relaxed);
-                let (class, since, grace) = if head != 0 {
-                    (0, head, SHED_GRACE)
+                let (class, since) = if head != 0 {
+                    (0, head)
                 } else if c.served.load(Ordering::Relaxed) {
-                    (1, c.idle_since.load(Ordering::Relaxed), SHED_GRACE)
+                    (1, c.idle_since.load(Ordering::Relaxed))
                 } else {
-                    (2, c.idle_since.load(Ordering::Relaxed), SHED_GRACE_SILENT)
+                    (2, c.idle_since.load(Ordering::Relaxed))
                 };
-                (now.saturating_sub(since) >= grace.as_millis() as u64).then_some(((class, since), c))
+                let waited = now.saturating_sub(c.idle_since.load(Ordering::Relaxed));
+                (waited >= SHED_GRACE.as_millis() as u64).then_some(((class, since), c))
             })
             .min_by_key(|(key, _)| *key)
             .map(|(_, c)| c);

@@ -94,6 +94,25 @@ pub fn default_max_connections(instances: usize) -> usize {
     fd_limit().saturating_sub(reserved_fds(instances)).clamp(16, 10_000) as usize
 }
 
+/// Connections the kernel may queue before `accept` (capped by `net.core.somaxconn`): a burst of
+/// clients waits there while the server is full instead of having its handshakes dropped.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` (`host:port`; port 0 picks one) with [`LISTEN_BACKLOG`].
+pub async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let sock = if a.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        #[cfg(unix)]
+        sock.set_reuseaddr(true)?;
+        match sock.bind(a).and_then(|()| sock.listen(LISTEN_BACKLOG)) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr} names no address"))))
+}
+
 /// The soft limit on open files (1024 when unknown).
 pub fn fd_limit() -> u64 {
     #[cfg(unix)]
@@ -215,9 +234,10 @@ impl EdgeServer {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut backoff = accept::Backoff::default();
         loop {
-            // Full: shed an idle connection if one has waited long enough, and take no new one
-            // until a connection closes (new clients wait in the listen backlog meanwhile).
-            if conns.full() {
+            // One over the limit (the connection just accepted): shed an idle one if one has
+            // waited long enough, and take no new one until a connection closes (new clients wait
+            // in the listen backlog meanwhile).
+            if conns.over_limit() {
                 conns.shed_oldest_idle();
                 tokio::select! {
                     () = conns.wait_freed() => continue,
@@ -315,7 +335,7 @@ impl EdgeServer {
         // The connection stays busy until the body is sent or dropped.
         resp.map(|b| {
             b.map_frame(move |f| {
-                let _ = &busy;
+                let _busy = &busy;
                 f
             })
             .boxed_unsync()
