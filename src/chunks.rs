@@ -154,10 +154,7 @@ impl ChunkIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(d: &[u8]) -> String {
-        d.iter().map(|b| format!("{b:02x}")).collect()
-    }
+    use crate::encoding::hex;
 
     #[test]
     fn round_trips_and_refuses_anything_else() {

@@ -101,7 +101,7 @@ impl StoredStream {
         v.write_all(&chunk).map_err(|e| integrity(e.to_string()))?;
         if self.src.is_done() {
             let t = self.verifier.take().expect("checked").finish().map_err(|e| integrity(e.to_string()))?;
-            let got = hex(&t.hasher.finalize());
+            let got = crate::encoding::hex(&t.hasher.finalize());
             if got != self.rec.sha256 || t.count != self.rec.bytes {
                 return Err(integrity(format!(
                     "stored blob decodes to {} bytes with sha256 {got}, recorded {} bytes with {}",
@@ -111,10 +111,6 @@ impl StoredStream {
         }
         Ok(chunk)
     }
-}
-
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn json_escape(s: &str) -> String {
@@ -344,7 +340,8 @@ mod tests {
     use super::*;
     use crate::backend::mem::{MemMetadata, MemStorage};
     use crate::model::PutOptions;
-    use crate::sign::{base64url_encode, SignOptions};
+    use crate::encoding::base64url;
+    use crate::sign::SignOptions;
     use std::collections::BTreeMap;
     use std::io::Write;
     use std::rc::Rc;
@@ -366,7 +363,7 @@ mod tests {
         let mut st = Store::new(Rc::new(mem.clone()), Rc::new(MemMetadata::default()));
         st.now = now;
         let mut cfg = BTreeMap::new();
-        cfg.insert("signing_keys".into(), format!("old:{},new:{}", base64url_encode(&[1; 32]), base64url_encode(&[2; 32])));
+        cfg.insert("signing_keys".into(), format!("old:{},new:{}", base64url(&[1; 32]), base64url(&[2; 32])));
         cfg.insert("active_kid".into(), "new".into());
         Fx { st, mem, cfg }
     }

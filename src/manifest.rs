@@ -308,26 +308,12 @@ fn in_part(e: Error, index: u32, r: &str) -> Error {
     }
 }
 
-/// Standard base64 with padding.
-pub fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
-        s.push(A[(n >> 18) as usize & 63] as char);
-        s.push(A[(n >> 12) as usize & 63] as char);
-        s.push(if c.len() > 1 { A[(n >> 6) as usize & 63] as char } else { '=' });
-        s.push(if c.len() > 2 { A[n as usize & 63] as char } else { '=' });
-    }
-    s
-}
-
 /// A body as JSON text: JSON unchanged, text as a string, bytes as a base64 string.
 fn json_text(b: &Body) -> String {
     match b {
         Body::Json(s) => s.clone(),
         Body::Text(t) => Value::String(t.clone()).to_string(),
-        Body::Bytes(v) => format!("\"{}\"", base64(v)),
+        Body::Bytes(v) => format!("\"{}\"", crate::encoding::base64(v)),
     }
 }
 

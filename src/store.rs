@@ -42,15 +42,7 @@ pub struct Store {
     pub now: fn() -> Timestamp,
 }
 
-fn hex(d: &[u8]) -> String {
-    const H: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(d.len() * 2);
-    for b in d {
-        s.push(H[(b >> 4) as usize] as char);
-        s.push(H[(b & 15) as usize] as char);
-    }
-    s
-}
+use crate::encoding::hex;
 
 /// Extension used by the `ext` template variable.
 fn ext_for(content_type: &str, c: Compression) -> String {

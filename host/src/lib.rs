@@ -2,6 +2,7 @@
 //! the `artifact` CLI and HTTP server are made of.
 
 pub mod conformance;
+pub mod exit;
 pub mod home;
 pub mod metadata;
 pub mod storage;

@@ -11,6 +11,8 @@ pub struct Env {
     pub cache_dir: PathBuf,
     /// The home, when storage is its default `objects/` (migrated from older layouts at open).
     home: Option<PathBuf>,
+    /// `--quiet`: no progress bars, no error sentence on stderr.
+    pub quiet: bool,
 }
 
 impl Env {
@@ -26,7 +28,7 @@ impl Env {
         let metadata =
             cli.metadata.clone().unwrap_or_else(|| format!("sqlite://{}", abs.join("metadata.db").display()));
         let cache_dir = cli.cache_dir.clone().unwrap_or_else(|| home.join("cache"));
-        Env { storage, metadata, cache_dir, home: default_storage.then_some(abs) }
+        Env { storage, metadata, cache_dir, home: default_storage.then_some(abs), quiet: cli.quiet }
     }
 
     /// Opens the backends and loads the component (compiled code cached under the home).
@@ -80,7 +82,7 @@ pub fn body_json(b: artifact_component::model::Body) -> String {
     match b {
         Body::Json(s) => s,
         Body::Text(s) => serde_json::Value::String(s).to_string(),
-        Body::Bytes(b) => serde_json::Value::String(artifact_component::manifest::base64(&b)).to_string(),
+        Body::Bytes(b) => serde_json::Value::String(artifact_component::encoding::base64(&b)).to_string(),
     }
 }
 
@@ -106,35 +108,14 @@ pub fn success_with_data(data: artifact_component::model::Body, meta: &artifact_
 }
 
 /// Prints the error as JSON on stdout and as a sentence on stderr.
-pub fn print_error(e: &HostError) {
+pub fn print_error(e: &HostError, quiet: bool) {
     let v = serde_json::json!({
         "status": "error",
         "error": { "kind": e.kind(), "message": e.to_string() },
     });
     println!("{v}");
-    eprintln!("artifact: {} error: {e}", e.kind());
-}
-
-/// Guesses a content type from a file name's extension.
-pub fn guess_content_type(name: &str) -> &'static str {
-    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "json" => "application/json",
-        "txt" | "log" => "text/plain",
-        "csv" => "text/csv",
-        "tsv" => "text/tab-separated-values",
-        "html" | "htm" => "text/html",
-        "xml" => "application/xml",
-        "xls" => "application/vnd.ms-excel",
-        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "pdf" => "application/pdf",
-        "parquet" => "application/vnd.apache.parquet",
-        "gz" => "application/gzip",
-        "zip" => "application/zip",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "yaml" | "yml" => "application/yaml",
-        _ => "application/octet-stream",
+    if !quiet {
+        eprintln!("artifact: {} error: {e}", e.kind());
     }
 }
 
@@ -153,12 +134,6 @@ pub fn open_input(path: &std::path::Path) -> Result<std::fs::File, HostError> {
         Err(e) => return Err(fail(e.kind(), e.to_string())),
     }
     std::fs::File::open(path).map_err(|e| fail(e.kind(), e.to_string()))
-}
-
-/// Whether stdout is a terminal (tables and progress bars) rather than a pipe or file.
-pub fn stdout_is_terminal() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdout().is_terminal()
 }
 
 /// Treats a closed stdout (`artifact ls | head`) as a normal end rather than an error.

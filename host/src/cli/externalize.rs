@@ -56,8 +56,9 @@ fn raw(what: &str, t: &str) -> Result<Box<RawValue>, HostError> {
         .map_err(|e| HostError::Trap(format!("the component returned an invalid {what} JSON text: {e}")))
 }
 
-/// Returns whether the result was kept inline or stored (false: storing failed, reported).
-pub fn run(env: &Env, a: Args) -> Result<bool, HostError> {
+/// Returns the exit code: 0 when the result was kept inline or stored, else that of the error
+/// that kept it from being stored (already reported).
+pub fn run(env: &Env, a: Args) -> Result<i32, HostError> {
     let is_stdin = a.file.as_os_str() == "-";
     let mut text = String::new();
     let read = if is_stdin {
@@ -74,8 +75,8 @@ pub fn run(env: &Env, a: Args) -> Result<bool, HostError> {
             _ => HostError::Io(std::io::Error::new(e.kind(), format!("cannot read {what}: {e}"))),
         }
     })?;
-    let name = a.file.file_name().and_then(|n| n.to_str());
-    let put = a.put.options(name);
+    // The value is JSON: that is its content type unless one is given.
+    let put = a.put.options(|| Some("application/json".into()));
     let opts = ExternalizeOptions {
         inline_max_bytes: a.inline_max_bytes,
         preview_max_bytes: a.preview_max_bytes,
@@ -100,7 +101,7 @@ pub fn run(env: &Env, a: Args) -> Result<bool, HostError> {
     println!("{line}");
     if let Some(e) = &x.error {
         eprintln!("artifact: {} error: {e}", e.kind());
-        return Ok(false);
+        return Ok(artifact_host::exit::code(e.kind()));
     }
-    Ok(true)
+    Ok(0)
 }

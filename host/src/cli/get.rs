@@ -2,6 +2,7 @@
 //! the raw bytes to `-o FILE` (atomically: a temp file renamed on success) or to stdout.
 
 use super::common::{success_with_data, Env};
+use super::progress;
 use artifact_component::codec::parse_range;
 use artifact_component::model::{ByteRange, GetOptions, Mode};
 use artifact_host::HostError;
@@ -47,7 +48,19 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
     let rt = env.runtime()?;
     if a.mode == Mode::Bytes {
         return match &a.output {
-            Some(path) => write_atomically(path, |out| rt.get_stream(&a.r#ref, &opts, out).map(|_| ())),
+            Some(path) => {
+                // The size first (a head, no body read) for the progress bar of large bodies.
+                let total = if env.quiet || a.range.is_some() { None } else { rt.head(&a.r#ref).ok().map(|r| r.bytes) };
+                let bar = total.and_then(|n| progress::for_body(n, env.quiet));
+                let r = write_atomically(path, |out| {
+                    let mut out = progress::Writing { inner: out, bar: bar.as_ref() };
+                    rt.get_stream(&a.r#ref, &opts, &mut out).map(|_| ())
+                });
+                if let Some(b) = &bar {
+                    b.finish_and_clear();
+                }
+                r
+            }
             None => {
                 let stdout = std::io::stdout();
                 let mut out = std::io::BufWriter::new(stdout.lock());

@@ -128,7 +128,7 @@ impl Table {
         writeln!(
             out,
             "{created:<20}  {:>9}  {:<20}  {:<26}  {}/{}",
-            human(r.bytes),
+            indicatif::HumanBytes(r.bytes).to_string(),
             clip(r.created_by.as_deref().unwrap_or("-"), 20),
             r.id,
             r.bucket,
@@ -145,19 +145,4 @@ fn clip(s: &str, n: usize) -> String {
         t.push('…');
         t
     }
-}
-
-/// 1023 B, 1.0 KiB, 12.5 MiB…
-fn human(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    format!("{v:.1} {}", UNITS[u])
 }

@@ -110,7 +110,7 @@ fn create(env: &Env, a: CreateArgs) -> Result<(), HostError> {
     let opts = ManifestOptions {
         strategy: a.strategy,
         merge_path: a.merge_path,
-        put: a.put.options(None),
+        put: a.put.options(|| None),
         correlation: a.correlation,
         metadata: None,
     };

@@ -1,11 +1,13 @@
 //! The `artifact` command line: global options, output conventions and dispatch.
 //!
-//! Conventions: JSON on stdout, human-readable errors on stderr, exit code 1 on any error (the
-//! JSON error object `{"status":"error","error":{"kind","message"}}` is also printed on stdout
-//! by commands that print JSON).
+//! Conventions: JSON on stdout, human-readable errors on stderr, an exit code by error kind
+//! ([`artifact_host::exit`]; the JSON error object `{"status":"error","error":{"kind","message"}}`
+//! is also printed on stdout by commands that print JSON).
 
 mod cat;
 mod common;
+mod content_type;
+mod progress;
 mod doctor;
 mod externalize;
 mod find;
@@ -40,6 +42,9 @@ pub struct Cli {
     /// Metadata backend URI. Default: sqlite://$ARTIFACT_HOME/metadata.db.
     #[arg(long, global = true, env = "ARTIFACT_METADATA")]
     pub metadata: Option<String>,
+    /// No progress bars and no error sentence on stderr (stdout and the exit code still tell).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -76,11 +81,17 @@ pub enum Command {
     Gc(gc::Args),
     /// Check the storage and metadata backends: versions, reachability, write permission.
     Doctor(doctor::Args),
+    /// Print a shell completion script: `artifact completions bash > /etc/bash_completion.d/artifact`.
+    Completions {
+        /// bash | zsh | fish | elvish | powershell
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let env = Env::new(&cli);
+
     let r = match cli.command {
         Command::Put(a) => put::run(&env, a),
         Command::Get(a) => get::run(&env, a),
@@ -88,7 +99,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Manifest(a) => manifest::run(&env, a),
         Command::Externalize(a) => match externalize::run(&env, a) {
             // A failure to store is already printed, with the preview and selected fields.
-            Ok(stored_or_inline) => return if stored_or_inline { 0 } else { 1 },
+            Ok(code) => return code,
             Err(e) => Err(e),
         },
         Command::Sign(a) => sign::run(&env, a),
@@ -104,6 +115,11 @@ pub fn run(cli: Cli) -> i32 {
         Command::Rm(a) => rm::run(&env, a),
         Command::Summary(a) => summary::run(&env, a),
         Command::Gc(a) => gc::run(&env, a),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "artifact", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Doctor(a) => match doctor::run(&env, a) {
             // Failed checks are already reported in the JSON.
             Ok(all_ok) => return if all_ok { 0 } else { 1 },
@@ -113,8 +129,8 @@ pub fn run(cli: Cli) -> i32 {
     match r {
         Ok(()) => 0,
         Err(e) => {
-            common::print_error(&e);
-            1
+            common::print_error(&e, env.quiet);
+            artifact_host::exit::code(e.kind())
         }
     }
 }

@@ -1,8 +1,10 @@
 //! `artifact put FILE|-`: streams a file into a new artifact and prints its ResultRef.
 
-use super::common::{guess_content_type, open_input, print_json, Env};
+use super::common::{open_input, print_json, Env};
+use super::{content_type, progress};
 use artifact_component::model::{Compression, IfExists, Kind, PutOptions, Scope};
 use artifact_host::HostError;
+use std::io::Read;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -22,9 +24,10 @@ pub struct PutArgs {
     /// Name within the bucket (default: the new artifact's id).
     #[arg(long)]
     pub name: Option<String>,
-    /// MIME type; `auto` guesses from the file extension (default application/json).
-    #[arg(long)]
-    pub content_type: Option<String>,
+    /// MIME type, or `auto`: from the file extension, else JSON when the body parses as JSON,
+    /// else application/octet-stream.
+    #[arg(long, default_value = "auto")]
+    pub content_type: String,
     /// none | gzip | deflate.
     #[arg(long, value_parser = parse_compression)]
     pub compression: Option<Compression>,
@@ -71,11 +74,12 @@ fn parse_scope(s: &str) -> Result<Scope, String> {
 }
 
 impl PutArgs {
-    /// Engine options; `file_name` feeds `--content-type auto`.
-    pub fn options(&self, file_name: Option<&str>) -> PutOptions {
-        let content_type = match self.content_type.as_deref() {
-            Some("auto") => Some(guess_content_type(file_name.unwrap_or("")).to_string()),
-            other => other.map(str::to_string),
+    /// Engine options; `auto` gives the content type for `--content-type auto` (see
+    /// [`content_type`]; `None` leaves it to the component).
+    pub fn options(&self, auto: impl FnOnce() -> Option<String>) -> PutOptions {
+        let content_type = match self.content_type.as_str() {
+            "auto" => auto(),
+            t => Some(t.to_string()),
         };
         PutOptions {
             content_type,
@@ -104,10 +108,22 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
     } else {
         Box::new(open_input(&a.file)?)
     };
-    let name = a.file.file_name().and_then(|n| n.to_str());
-    let opts = a.opts.options(name);
+    let name = if is_stdin { None } else { a.file.file_name().and_then(|n| n.to_str()) };
+    // Read ahead only when the type must be judged from the body; the bytes read go first.
+    let mut head = (Vec::new(), false);
+    if a.opts.content_type == "auto" && name.and_then(|n| mime_guess::from_path(n).first_raw()).is_none() {
+        head = content_type::read_head(&mut input)?;
+    }
+    let opts = a.opts.options(|| Some(content_type::auto(name, &head.0, head.1)));
     let rt = env.runtime()?;
-    let p = rt.put_stream(&mut input, &opts)?;
+    let size = if is_stdin { None } else { std::fs::metadata(&a.file).ok().map(|m| m.len()) };
+    let bar = size.and_then(|n| progress::for_body(n, env.quiet));
+    let mut input = progress::Reading { inner: std::io::Cursor::new(head.0).chain(input), bar: bar.as_ref() };
+    let p = rt.put_stream(&mut input, &opts);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let p = p?;
     let mut v: serde_json::Value = serde_json::from_str(&p.result_ref).map_err(|e| HostError::Trap(e.to_string()))?;
     v["created"] = serde_json::Value::Bool(p.created);
     print_json(&v);

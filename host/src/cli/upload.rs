@@ -4,21 +4,22 @@
 //! concurrent uploader that wins the race also counts as a skip). A file that cannot be read or
 //! stored is reported and does not stop the others; any failure makes the exit code 1.
 //!
-//! Output: a progress bar (bytes, files, ETA) when stdout is a terminal; otherwise one line per
-//! file (`uploaded NAME …`, `skipped NAME …`, `failed NAME: why`), or one JSON object per file with
-//! `--json`. Always a final summary: `uploaded N, skipped M, failed K`. Failures are also written
-//! to stderr.
+//! Output: one line per file on stdout (`uploaded NAME …`, `skipped NAME …`, `failed NAME: why`),
+//! or one JSON object per file with `--json`, and a final summary: `uploaded N, skipped M,
+//! failed K`. A progress bar (bytes, files, ETA) is drawn on stderr when stderr is a terminal
+//! (not with `--quiet`). Failures are also written to stderr.
 //!
 //! Walk rules: symbolic links to files are followed; symbolic links to directories are not (a
 //! warning on stderr), so a link cycle cannot loop; dangling links, sockets, FIFOs and
 //! unreadable files or directories are failures.
 
-use super::common::{guess_content_type, open_input, stdout_is_terminal, Env};
+use super::common::{open_input, Env};
+use super::{content_type, progress};
 use super::put::parse_compression;
 use artifact_component::model::{Compression, Error, IfExists, PutOptions};
 use artifact_component::refs;
 use artifact_host::HostError;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::json;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -89,7 +90,7 @@ pub fn run(env: &Env, a: Args) -> Result<bool, HostError> {
     entries.sort_by(|x, y| x.name.cmp(&y.name));
 
     let rt = env.runtime()?;
-    let mut out = Output::new(a.json, entries.iter().map(|e| e.size).sum(), entries.len() as u64);
+    let mut out = Output::new(a.json, env.quiet, entries.iter().map(|e| e.size).sum(), entries.len() as u64);
     for e in &entries {
         let outcome = upload_one(&rt, &a, e, out.bar.as_ref());
         out.record(e, outcome);
@@ -121,14 +122,23 @@ fn upload_one(rt: &artifact_host::Runtime, a: &Args, e: &Entry, bar: Option<&Pro
         Err(HostError::Artifact(Error::NotFound(_))) => {}
         Err(err) => return Outcome::Failed(err),
     }
-    let file = match open_input(&e.path) {
+    let mut file = match open_input(&e.path) {
         Ok(f) => f,
         Err(err) => return Outcome::Failed(err),
     };
+    // Read ahead only when the type must be judged from the body; the bytes read go first.
+    let mut head = (Vec::new(), false);
+    if a.content_type == "auto" && mime_guess::from_path(&e.name).first_raw().is_none() {
+        head = match content_type::read_head(&mut file) {
+            Ok(h) => h,
+            Err(err) => return Outcome::Failed(HostError::Io(err)),
+        };
+    }
     let content_type = match a.content_type.as_str() {
-        "auto" => guess_content_type(&e.name).to_string(),
+        "auto" => content_type::auto(Some(&e.name), &head.0, head.1),
         t => t.to_string(),
     };
+    let file = std::io::Cursor::new(head.0).chain(file);
     let opts = PutOptions {
         content_type: Some(content_type),
         compression: a.compression,
@@ -138,29 +148,11 @@ fn upload_one(rt: &artifact_host::Runtime, a: &Args, e: &Entry, bar: Option<&Pro
         created_by: a.created_by.clone(),
         ..Default::default()
     };
-    let mut src = Counting { inner: file, bar, count: 0 };
+    let mut src = progress::Reading { inner: file, bar };
     match rt.put_stream(&mut src, &opts) {
         Ok(p) if p.created => Outcome::Uploaded { id: p.record.id, bytes: p.record.bytes },
         Ok(p) => Outcome::Skipped { id: p.record.id },
         Err(err) => Outcome::Failed(err),
-    }
-}
-
-/// Counts bytes read into the progress bar.
-struct Counting<'a, R> {
-    inner: R,
-    bar: Option<&'a ProgressBar>,
-    count: u64,
-}
-
-impl<R: Read> Read for Counting<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        if let Some(b) = self.bar {
-            b.inc(n as u64);
-        }
-        Ok(n)
     }
 }
 
@@ -176,18 +168,8 @@ struct Output {
 }
 
 impl Output {
-    fn new(json: bool, total_bytes: u64, files: u64) -> Self {
-        let bar = (!json && stdout_is_terminal()).then(|| {
-            let b = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stdout());
-            b.set_style(
-                ProgressStyle::with_template(
-                    "[{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} · {msg}",
-                )
-                .expect("static template")
-                .progress_chars("=> "),
-            );
-            b
-        });
+    fn new(json: bool, quiet: bool, total_bytes: u64, files: u64) -> Self {
+        let bar = progress::bar(total_bytes, quiet);
         let o = Output { json, bar, files, done: 0, uploaded: 0, skipped: 0, failed: 0 };
         o.message();
         o
@@ -244,8 +226,9 @@ impl Output {
                 }
             }
         };
-        if self.bar.is_none() {
-            println!("{line}");
+        match &self.bar {
+            Some(b) => b.suspend(|| println!("{line}")),
+            None => println!("{line}"),
         }
         self.message();
     }

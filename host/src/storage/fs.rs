@@ -17,7 +17,6 @@ use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 const SCHEME: &str = "fs://";
 const DRIVER: &str = "fs";
@@ -126,16 +125,6 @@ fn prefix_path(prefix: &str) -> Result<&str, Error> {
     Ok(rel)
 }
 
-static STAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn unique_name() -> String {
-    let n = STAGE_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{}-{nanos:x}-{n}", std::process::id())
-}
 
 /// fsyncs a directory so a link or rename in it is durable. Best effort (not all platforms let a
 /// directory be opened).
@@ -251,7 +240,7 @@ impl Storage for FsStorage {
         }
         // The staging dir may have been removed behind our back; recreate it once.
         for attempt in 0..8 {
-            let path = self.staging.join(unique_name());
+            let path = self.staging.join(super::unique_name());
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(f) => {
                     return Ok(Box::new(FsWriter {

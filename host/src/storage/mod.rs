@@ -10,6 +10,16 @@ pub use artifact_component::backend::{BlobWriter, Publish, Storage};
 use artifact_component::model::Error;
 use std::sync::Arc;
 
+/// A name no other writer of this host uses at the same time (process id, clock, counter), for
+/// staging files and probe objects.
+pub(crate) fn unique_name() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{}-{nanos:x}-{n}", std::process::id())
+}
+
 /// A storage backend shared across threads.
 pub type SharedStorage = Arc<dyn Storage + Send + Sync>;
 

@@ -45,7 +45,6 @@ use object_store::{
     PutOptions, PutPayload, RetryConfig,
 };
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -228,7 +227,7 @@ impl S3Storage {
     /// Reachability and write permission: writes, reads back and deletes a probe object under
     /// `.staging/`. Returns a short description of the server.
     pub fn probe(&self) -> Result<String, Error> {
-        let path = Path::parse(self.key(&format!("{STAGING}/doctor-{}", unique_name())))
+        let path = Path::parse(self.key(&format!("{STAGING}/doctor-{}", super::unique_name())))
             .map_err(|e| Error::Storage(e.to_string()))?;
         let store = self.store.clone();
         let p = path.clone();
@@ -255,16 +254,6 @@ impl S3Storage {
     }
 }
 
-static STAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn unique_name() -> String {
-    let n = STAGE_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{}-{nanos:x}-{n}", std::process::id())
-}
 
 enum State {
     /// Everything so far is in `buf`.
@@ -449,7 +438,7 @@ impl Storage for S3Storage {
             store: self.store.clone(),
             rt: self.rt.clone(),
             prefix: self.loc.prefix.clone(),
-            staging_key: self.key(&format!("{STAGING}/{}", unique_name())),
+            staging_key: self.key(&format!("{STAGING}/{}", super::unique_name())),
             buf: Vec::new(),
             state: State::Buffering,
         }))

@@ -40,7 +40,7 @@ fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
 }
 
 fn sha256_hex(d: &[u8]) -> String {
-    Sha256::digest(d).iter().map(|b| format!("{b:02x}")).collect()
+    artifact_component::encoding::hex(&Sha256::digest(d))
 }
 
 fn id_of(put: &Value) -> String {

@@ -7,6 +7,7 @@ mod common;
 mod backends;
 mod buckets;
 mod cli;
+mod cli_ux;
 mod edge;
 mod faults;
 mod manifests;

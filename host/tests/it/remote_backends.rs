@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
+use artifact_component::encoding::hex;
 
 
 
@@ -242,9 +243,6 @@ fn processes_racing_get_or_create_make_one_artifact() {
     assert_eq!(hex(&Sha256::digest(text.as_bytes())), rec.sha256);
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 #[test]
 fn killing_a_streaming_put_leaves_no_record_and_no_object() {

@@ -42,10 +42,12 @@ impl Home {
     /// Runs, asserts the exit code and parses stdout as JSON.
     fn json_in(&self, args: &[&str], stdin: Option<&[u8]>, ok: bool) -> Value {
         let o = self.run(args, stdin);
-        if !ok && !o.status.success() {
-            assert_eq!(o.status.code(), Some(1), "{args:?}: failures exit 1");
+        let v = crate::common::json_of(args, &o, ok);
+        if !ok {
+            let kind = v["error"]["kind"].as_str().unwrap_or_default();
+            assert_eq!(o.status.code(), Some(artifact_host::exit::code(kind)), "{args:?}: exit code of {kind}");
         }
-        crate::common::json_of(args, &o, ok)
+        v
     }
     fn json(&self, args: &[&str], ok: bool) -> Value {
         self.json_in(args, None, ok)

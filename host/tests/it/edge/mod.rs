@@ -14,6 +14,7 @@ const ROGUE: &str = "k9:CQkJCQkJCQkJCQkJCQkJCQ==";
 
 
 use crate::common::{agent, request, Home, Resp};
+use artifact_component::encoding::hex;
 
 mod load;
 mod nginx;
@@ -295,9 +296,6 @@ fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
 
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 const BIG: usize = 256 << 20;
 

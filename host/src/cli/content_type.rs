@@ -1,0 +1,77 @@
+//! `--content-type auto` (the default of `put` and `upload`): the type registered for the file
+//! name's extension (the `mime_guess` table), else `application/json` when the body parses as
+//! JSON, else `application/octet-stream`. Bodies longer than [`SNIFF`] are judged by their
+//! first [`SNIFF`] bytes: JSON when they open an object or array and are UTF-8.
+
+use std::io::Read;
+
+/// Bytes read ahead to judge a body without a known extension.
+pub const SNIFF: usize = 1 << 20;
+
+/// The content type for a body named `name` (if any) whose first bytes are `head`;
+/// `complete`: `head` is the whole body.
+pub fn auto(name: Option<&str>, head: &[u8], complete: bool) -> String {
+    if let Some(m) = name.and_then(|n| mime_guess::from_path(n).first_raw()) {
+        return m.to_string();
+    }
+    if looks_like_json(head, complete) { "application/json" } else { "application/octet-stream" }.to_string()
+}
+
+fn looks_like_json(head: &[u8], complete: bool) -> bool {
+    if complete {
+        return !head.is_empty() && artifact_component::json_syntax::validate(head).is_ok();
+    }
+    let first = head.iter().find(|b| !b" \t\r\n".contains(b));
+    // UTF-8 throughout, except a character cut by the end of the window.
+    let utf8 = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    };
+    matches!(first, Some(b'{' | b'[')) && utf8
+}
+
+/// Reads up to [`SNIFF`] bytes; returns them and whether the input ended within them.
+pub fn read_head(input: &mut dyn Read) -> std::io::Result<(Vec<u8>, bool)> {
+    let mut head = Vec::new();
+    input.take(SNIFF as u64 + 1).read_to_end(&mut head)?;
+    let complete = head.len() <= SNIFF;
+    Ok((head, complete))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_then_body() {
+        assert_eq!(auto(Some("a.csv"), b"x", true), "text/csv");
+        assert_eq!(auto(Some("R.JSON"), b"not json", true), "application/json");
+        assert_eq!(auto(Some("t.parquet"), b"PAR1", true), "application/vnd.apache.parquet");
+        assert_eq!(auto(Some("data"), b" {\"a\": [1, 2]}\n", true), "application/json");
+        assert_eq!(auto(None, b"42", true), "application/json");
+        assert_eq!(auto(None, b"{\"a\": ", true), "application/octet-stream", "truncated JSON");
+        assert_eq!(auto(None, b"", true), "application/octet-stream");
+        assert_eq!(auto(Some("noext"), &[0xff, 0x00], true), "application/octet-stream");
+        // Longer than the window: judged by its start.
+        let mut big = b"[".to_vec();
+        big.extend(std::iter::repeat_n(b"1,".as_slice(), SNIFF).flatten());
+        assert_eq!(auto(None, &big[..SNIFF], false), "application/json");
+        let mut cut = vec![b'['];
+        cut.extend("é".repeat(SNIFF).as_bytes());
+        assert_eq!(auto(None, &cut[..SNIFF], false), "application/json", "a character cut at the window's end");
+        assert_eq!(auto(None, &vec![b'x'; SNIFF], false), "application/octet-stream");
+    }
+
+    #[test]
+    fn read_head_keeps_every_byte() {
+        let data: Vec<u8> = (0..SNIFF + 10).map(|i| i as u8).collect();
+        let mut r = &data[..];
+        let (head, complete) = read_head(&mut r).unwrap();
+        assert!(!complete);
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).unwrap();
+        assert_eq!([head, rest].concat(), data);
+        let (head, complete) = read_head(&mut &b"{}"[..]).unwrap();
+        assert!(complete && head == b"{}");
+    }
+}

@@ -1,0 +1,100 @@
+//! Byte encodings, one home for each: lowercase hex (digests, ETags) and base64 (standard with
+//! padding for bytes in JSON, URL-safe without padding for signatures and keys).
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Lowercase hex, two digits per byte.
+pub fn hex(d: &[u8]) -> String {
+    let mut s = String::with_capacity(d.len() * 2);
+    for b in d {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+fn encode(data: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(alphabet[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else if pad {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Standard base64 (RFC 4648 §4) with padding.
+pub fn base64(data: &[u8]) -> String {
+    encode(data, STD, true)
+}
+
+/// URL-safe base64 (RFC 4648 §5) without padding.
+pub fn base64url(data: &[u8]) -> String {
+    encode(data, URL, false)
+}
+
+/// Decodes standard or URL-safe base64, padding optional. `None` on anything else, including
+/// leftover bits that are not zero (so each byte string has one accepted spelling per alphabet).
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        } as u32;
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // A single leftover symbol (6 bits) cannot come from whole bytes; leftover bits must be zero.
+    if bits >= 6 || acc != 0 {
+        return None;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_and_base64_known_answers() {
+        assert_eq!(hex(&[0x00, 0x9f, 0xff]), "009fff");
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
+        assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn base64_round_trips_and_rejects_garbage() {
+        for n in 0..40 {
+            let d: Vec<u8> = (0..n).map(|i| (i * 37 + 11) as u8).collect();
+            assert_eq!(base64_decode(&base64url(&d)).unwrap(), d);
+            assert_eq!(base64_decode(&base64(&d)).unwrap(), d);
+        }
+        assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(base64_decode("+/+/").unwrap(), base64_decode("-_-_").unwrap());
+        assert!(base64_decode("a").is_none());
+        assert!(base64_decode("ab!c").is_none());
+        assert!(base64_decode("aGVsbG9=").is_none(), "non-zero trailing bits");
+    }
+}
