@@ -46,8 +46,9 @@ unexpected 5xx, when a forged request was answered 2xx/3xx, or when the server e
 listening during the run (this script never signals it before the end: a stop means someone else
 did, or it failed).
 
-The server gets the open-file soft limit of the calling shell (--server-nofile to choose one, e.g.
-1024 as on many hosts); the client raises its own to the hard limit. Everything runs on 127.0.0.1.
+The server gets the open-file limits of the calling shell (--server-nofile N sets both its soft
+and hard limit to N, e.g. 1024 as on many hosts; the server itself raises its soft limit to the
+hard one); the client raises its own to the hard limit. Everything runs on 127.0.0.1.
 """
 from __future__ import annotations
 
@@ -316,7 +317,8 @@ def _child_setup(nofile: int | None):
         if nofile:
             _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
             want = nofile if hard == resource.RLIM_INFINITY else min(nofile, hard)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            # Soft and hard: `artifact serve` raises its soft limit to the hard one at start.
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
         if prctl is not None:
             prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
     return setup
@@ -1492,7 +1494,7 @@ def parse_args(argv=None):
     p.add_argument("--connect-timeout", type=float, default=10, help="client wait for a connection (default 10)")
     p.add_argument("--grace", type=float, default=10, help="seconds in-flight requests get after the load stops (default 10)")
     p.add_argument("--server-nofile", type=int,
-                   help="the server's soft open-file limit (default: this shell's, before the client raises its own)")
+                   help="the server's open-file limit, soft and hard (default: this shell's, before the client raises its own)")
     p.add_argument("--cache-dir", help="compiled-code cache to reuse across runs (default: inside the temporary home)")
     p.add_argument("--startup-timeout", type=float, default=600, help="wait for the server's address (default 600)")
     p.add_argument("--server-log", metavar="PATH", help="also copy the server's stderr here, each line prefixed with seconds since its start")
