@@ -1,9 +1,13 @@
-//! Builds the component (the root crate) for `wasm32-wasip2` in release mode, twice: the default
-//! `artifact-store` world (`ARTIFACT_COMPONENT_WASM`) and, with the crate's `edge` feature, the
-//! `edge` world that also exports `wasi:http/incoming-handler` (`ARTIFACT_EDGE_WASM`). So
-//! `cargo build -p artifact-host` always embeds components that match the sources. The nested
-//! builds use their own target directories (sharing the outer one would deadlock on Cargo's
-//! build lock). `ARTIFACT_COMPONENT_WASM_OVERRIDE` / `ARTIFACT_EDGE_WASM_OVERRIDE` skip a build.
+//! Builds the component (the root crate) for `wasm32-wasip2` with the `guest` profile, twice: with
+//! the crate's `edge` feature, the `edge` world that also exports `wasi:http/incoming-handler`
+//! (`ARTIFACT_EDGE_WASM`), then the default `artifact-store` world (`ARTIFACT_COMPONENT_WASM`).
+//! So `cargo build -p artifact-host` always embeds components that match the sources. Both builds
+//! share one nested target directory, `<target>/guest` (not the outer one: that would deadlock on
+//! Cargo's build lock), so their dependencies compile once; each `.wasm` is copied into `OUT_DIR`
+//! right after its build, and the default world is built last so that
+//! `<target>/guest/wasm32-wasip2/guest/artifact_component.wasm` is the plain component (what
+//! `scripts/test.sh` hands to the Node and Python hosts). `ARTIFACT_COMPONENT_WASM_OVERRIDE` /
+//! `ARTIFACT_EDGE_WASM_OVERRIDE` skip a build.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,12 +21,13 @@ fn main() {
     // OUT_DIR = <target>/<profile>/build/<pkg>/out; the guests get <target>/guest[-edge].
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let target_dir = out.ancestors().nth(4).map(Path::to_path_buf).unwrap_or_else(|| root.join("target"));
-    build_guest(&root, &target_dir.join("guest"), None, "ARTIFACT_COMPONENT_WASM");
-    build_guest(&root, &target_dir.join("guest-edge"), Some("edge"), "ARTIFACT_EDGE_WASM");
+    let guest = target_dir.join("guest");
+    build_guest(&root, &guest, &out, Some("edge"), "ARTIFACT_EDGE_WASM");
+    build_guest(&root, &guest, &out, None, "ARTIFACT_COMPONENT_WASM");
 }
 
 /// Builds the component with `features` into `guest_dir` and exports its path as `env_name`.
-fn build_guest(root: &Path, guest_dir: &Path, features: Option<&str>, env_name: &str) {
+fn build_guest(root: &Path, guest_dir: &Path, out: &Path, features: Option<&str>, env_name: &str) {
     let override_var = format!("{env_name}_OVERRIDE");
     println!("cargo:rerun-if-env-changed={override_var}");
     if let Ok(p) = std::env::var(&override_var) {
@@ -48,6 +53,9 @@ fn build_guest(root: &Path, guest_dir: &Path, features: Option<&str>, env_name: 
         );
     }
     let wasm = guest_dir.join("wasm32-wasip2/guest/artifact_component.wasm");
-    assert!(wasm.exists(), "component not found at {}", wasm.display());
-    println!("cargo:rustc-env={env_name}={}", wasm.display());
+    let copy = out.join(format!("{}.wasm", env_name.to_ascii_lowercase()));
+    if let Err(e) = std::fs::copy(&wasm, &copy) {
+        panic!("component not found at {}: {e}", wasm.display());
+    }
+    println!("cargo:rustc-env={env_name}={}", copy.display());
 }

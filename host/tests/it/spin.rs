@@ -252,7 +252,10 @@ fn compose_seeder(m: &toml::Table) -> Vec<u8> {
     let config = deps.iter().find(|d| d.name.starts_with("wasi:config")).expect("the wasi:config dependency");
     let storage = Dep { name: "artifact:store/storage@0.1.0".into(), path: backend.path.clone(), export: None, inherit: vec![] };
     let metadata = Dep { name: "artifact:store/metadata@0.1.0".into(), path: backend.path.clone(), export: None, inherit: vec![] };
-    let edge = root().join("target/guest-edge/wasm32-wasip2/guest/artifact_component.wasm");
+    // The edge component `artifact serve` embeds (host/build.rs builds it from these sources).
+    let dir = tempfile::tempdir().unwrap();
+    let edge = dir.path().join("edge.wasm");
+    std::fs::write(&edge, artifact_host::serve::EMBEDDED_EDGE_COMPONENT).unwrap();
     compose(
         &edge,
         &[("kv-storage".into(), &storage), ("kv-metadata".into(), &metadata), ("kv-config".into(), config)],
