@@ -19,5 +19,5 @@ step get demo/prices.json
 step get demo/report.csv --mode text
 step get demo/report.csv --mode bytes --range 0-15
 echo
-echo "\$ artifact get demo/report.csv --mode json   # not JSON: a typed decode error, exit 1"
+echo "\$ artifact get demo/report.csv --mode json   # not JSON: a typed decode error, exit 2"
 "$A" get demo/report.csv --mode json || echo "(exit $?)"
