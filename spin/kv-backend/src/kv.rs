@@ -1,5 +1,5 @@
 //! The key-value store the backend keeps everything in: Spin's `wasi:keyvalue@0.2.0-draft2`
-//! (`store` for reads and writes, `atomics` for compare-and-swap and increment).
+//! (`store` for reads and writes, `atomics` for compare-and-swap).
 //!
 //! Native unit tests (`cargo test`) get the same functions over an in-memory map instead
 //! ([`mem`]); everything else in this file is shared.
@@ -78,11 +78,6 @@ mod spin_store {
 
     pub fn exists(key: &str) -> Result<bool, String> {
         bucket()?.exists(key).map_err(|e| err_text(&e))
-    }
-
-    /// Atomic increment; best effort callers ignore the error.
-    pub fn increment(key: &str, delta: i64) -> Result<i64, String> {
-        atomics::increment(&*bucket()?, key, delta).map_err(|e| err_text(&e))
     }
 
     /// Reads `key` and writes what `f` decides, atomically when the store supports
@@ -242,15 +237,6 @@ pub mod mem {
 
     pub fn exists(key: &str) -> Result<bool, String> {
         Ok(MAP.with(|m| m.borrow().contains_key(key)))
-    }
-
-    pub fn increment(key: &str, delta: i64) -> Result<i64, String> {
-        let cur = match get(key)? {
-            None => 0,
-            Some(v) => String::from_utf8_lossy(&v).parse::<i64>().map_err(|e| e.to_string())?,
-        };
-        set(key, (cur + delta).to_string().as_bytes())?;
-        Ok(cur + delta)
     }
 
     pub fn update<R>(key: &str, mut f: impl FnMut(Option<&[u8]>) -> Result<Step<R>, String>) -> Result<R, String> {

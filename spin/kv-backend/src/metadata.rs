@@ -5,7 +5,8 @@
 //! - `a/n/{h(bucket, name)}`: id owning the (bucket, name) pair — the get-or-create claim;
 //! - `a/f/{h(logical-ref)}`: id owning the logical ref;
 //! - `a/i/records`: every `[created_at, id]`, sorted — the listing order and cursor space;
-//! - `a/t/{id}`: read counter (`touch`, atomic increment);
+//! - `a/t/{id}`: a read counter that earlier versions kept (`touch`); deleted with its record.
+//!   `touch` now writes nothing: a signed read at the edge costs no key-value transaction.
 //! - `a/u/{h(uri)}`: what uses the object at `uri` ([`Uses`], JSON): ids of the records whose
 //!   `location.uri` it is, writers' pins (holder → until) and the delete claim (until);
 //! - `a/i/claims`: sorted URIs that have (or recently had) a pin or delete claim, for
@@ -528,9 +529,9 @@ impl Guest for crate::Backend {
         Ok(true)
     }
 
-    fn touch(id: String, _at: Timestamp) -> Result<(), Error> {
-        // Best effort: one atomic increment of the read counter; errors are ignored.
-        let _ = kv::increment(&touch_key(&id), 1);
+    fn touch(_id: String, _at: Timestamp) -> Result<(), Error> {
+        // Best effort by contract, and here deliberately nothing: an increment per read was a
+        // key-value transaction on every request at the edge, for a counter nobody reads.
         Ok(())
     }
 
