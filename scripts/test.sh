@@ -15,6 +15,13 @@ bash scripts/deps.sh postgresql moto nginx
 eval "$(bash scripts/services.sh start)"
 trap 'bash scripts/services.sh stop' EXIT
 
+# Spin 4.0.2 and wasmtime-cli 48 (built from source, ../shared/tools) for the tests on the real
+# runtimes, when that folder is beside the clone (as on CI).
+if [ -x ../shared/tools/unpack ]; then
+    PATH="$(bash ../shared/tools/unpack "$PWD/target/tools"):$PATH"
+    export PATH ARTIFACT_REQUIRE_SPIN=1
+fi
+
 echo "== native unit tests, component build, host tests (through the real .wasm)"
 cargo test --workspace --locked
 # On CI (a fresh clone on a small disk) the debug build is not needed past this point.
