@@ -33,6 +33,8 @@ pub struct Backoff {
 pub const QUIET: Duration = Duration::from_secs(1);
 
 const FIRST_DELAY: Duration = Duration::from_millis(5);
+/// The connection limit is never lowered below this.
+const MIN_LIMIT: usize = 16;
 /// Idle connections shed at once when out of descriptors (nginx drains 32).
 const SHED_BATCH: usize = 16;
 const MAX_DELAY: Duration = Duration::from_millis(500);
@@ -41,9 +43,16 @@ impl Backoff {
     /// Handles a failed accept: returns how long to wait before the next attempt.
     pub fn failed(&mut self, e: &io::Error, conns: &Conns) -> Duration {
         let exhausted = is_exhaustion(e);
-        // Out of descriptors with this many connections open: hold a tenth fewer from now on,
-        // so requests (files, instance memory) keep descriptors to work with.
-        let limit = if exhausted { Some(conns.lower_limit(conns.len() - conns.len() / 10)) } else { None };
+        // Out of descriptors with this many connections open: hold a tenth fewer from now on
+        // (never fewer than MIN_LIMIT), so requests (files, instance memory) keep descriptors to
+        // work with. With few connections open, something else holds the descriptors: the limit
+        // stays.
+        let open = conns.len();
+        let limit = match exhausted {
+            true if open >= MIN_LIMIT => Some(conns.lower_limit((open - open / 10).max(MIN_LIMIT))),
+            true => Some(conns.limit()),
+            false => None,
+        };
         match &mut self.episode {
             Some((_, n, last)) => {
                 *n += 1;
@@ -101,6 +110,11 @@ mod tests {
         let delays: Vec<Duration> = (0..20).map(|_| b.failed(&e, &conns)).collect();
         assert_eq!(delays[0], FIRST_DELAY);
         assert_eq!(conns.limit(), 45, "the limit drops below what the system could hold");
+        // Out of descriptors with few connections open: the limit stays.
+        let few = std::sync::Arc::new(Conns::new(100));
+        let _two: Vec<_> = (0..2).map(|_| few.register()).collect();
+        Backoff::default().failed(&e, &few);
+        assert_eq!(few.limit(), 100);
         assert!(delays.windows(2).all(|w| w[1] >= w[0]));
         assert_eq!(*delays.last().unwrap(), MAX_DELAY);
         assert_eq!(b.episode.map(|(_, n, _)| n), Some(20));
