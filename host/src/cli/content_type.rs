@@ -30,6 +30,14 @@ fn looks_like_json(head: &[u8], complete: bool) -> bool {
     matches!(first, Some(b'{' | b'[')) && utf8
 }
 
+/// The name of the logical content of a precompressed file: `report.csv.gz` → `report.csv`.
+pub fn logical_name(name: &str) -> &str {
+    [".gz", ".gzip", ".zz", ".deflate"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext).filter(|n| !n.is_empty()))
+        .unwrap_or(name)
+}
+
 /// Reads up to [`SNIFF`] bytes; returns them and whether the input ended within them.
 pub fn read_head(input: &mut dyn Read) -> std::io::Result<(Vec<u8>, bool)> {
     let mut head = Vec::new();
@@ -60,6 +68,14 @@ mod tests {
         cut.extend("é".repeat(SNIFF).as_bytes());
         assert_eq!(auto(None, &cut[..SNIFF], false), "application/json", "a character cut at the window's end");
         assert_eq!(auto(None, &vec![b'x'; SNIFF], false), "application/octet-stream");
+    }
+
+    #[test]
+    fn precompressed_files_are_typed_by_their_content() {
+        assert_eq!(logical_name("report.csv.gz"), "report.csv");
+        assert_eq!(logical_name("data.json.zz"), "data.json");
+        assert_eq!(logical_name(".gz"), ".gz");
+        assert_eq!(logical_name("plain.csv"), "plain.csv");
     }
 
     #[test]

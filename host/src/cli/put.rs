@@ -109,6 +109,8 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
         Box::new(open_input(&a.file)?)
     };
     let name = if is_stdin { None } else { a.file.file_name().and_then(|n| n.to_str()) };
+    // A precompressed file is typed by what it holds: `report.csv.gz` is text/csv.
+    let name = name.map(|n| if a.opts.precompressed { content_type::logical_name(n) } else { n });
     // Read ahead only when the type must be judged from the body; the bytes read go first.
     let mut head = (Vec::new(), false);
     if a.opts.content_type == "auto" && name.and_then(|n| mime_guess::from_path(n).first_raw()).is_none() {

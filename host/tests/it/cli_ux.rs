@@ -101,6 +101,12 @@ fn content_type_auto_is_the_default() {
     let json_noext = h.write("result", b" {\"rows\": [1, 2, 3]}\n");
     let text_noext = h.write("notes", b"just words\n");
     let big_json = h.write("big", format!("[{}0]", "1,".repeat(1 << 20)).as_bytes());
+    let gz = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(b"a,b\n1,2\n").unwrap();
+        h.write("report.csv.gz", &e.finish().unwrap())
+    };
     let cases: Vec<(Vec<&str>, Option<&[u8]>, &str)> = vec![
         (vec!["put", h.write("r.csv", b"a,b\n").leak()], None, "text/csv"),
         (vec!["put", h.write("r.json", b"not json at all").leak()], None, "application/json"),
@@ -111,6 +117,7 @@ fn content_type_auto_is_the_default() {
         (vec!["put", "-"], Some(b"{\"a\":1}"), "application/json"),
         (vec!["put", "-"], Some(b"\x00\x01binary"), "application/octet-stream"),
         (vec!["put", "-", "--content-type", "text/plain"], Some(b"{\"a\":1}"), "text/plain"),
+        (vec!["put", &gz, "--precompressed", "--compression", "gzip"], None, "text/csv"),
     ];
     for (args, stdin, want) in cases {
         assert_eq!(ct(&args, stdin), want, "{args:?}");
