@@ -2,6 +2,7 @@
 //! the `artifact` CLI and HTTP server are made of.
 
 pub mod conformance;
+pub mod embed;
 pub mod exit;
 pub mod home;
 pub mod metadata;
@@ -10,3 +11,5 @@ pub mod runtime;
 pub mod serve;
 
 pub use runtime::{GcOptions, HostError, Limits, Runtime, RuntimeBuilder};
+/// The component's data types (records, options, errors), as the public methods take them.
+pub use artifact_component::model;

@@ -5,7 +5,7 @@
 use super::bindings::artifact::store::{metadata, storage, types};
 use super::bindings::wasi::config::store as config;
 use super::convert::*;
-use super::Ctx;
+use crate::embed::ArtifactCtxView;
 use artifact_component::backend::{BlobWriter, Publish};
 use artifact_component::model as m;
 use wasmtime::component::Resource;
@@ -19,47 +19,47 @@ fn table_err(e: wasmtime::component::ResourceTableError) -> types::Error {
     types::Error::Storage(format!("invalid writer handle: {e}"))
 }
 
-impl types::Host for Ctx {}
+impl types::Host for ArtifactCtxView<'_> {}
 
-impl storage::Host for Ctx {
+impl storage::Host for ArtifactCtxView<'_> {
     fn drivers(&mut self) -> Vec<String> {
         use artifact_component::backend::Storage;
-        self.shared.storage.drivers()
+        self.ctx.shared.storage.drivers()
     }
     fn create_writer(&mut self, driver: String) -> WResult<Resource<StagedBlob>> {
         use artifact_component::backend::Storage;
-        let w = self.shared.storage.create_writer(&driver).map_err(err_out)?;
+        let w = self.ctx.shared.storage.create_writer(&driver).map_err(err_out)?;
         self.table.push(StagedBlob(w)).map_err(table_err)
     }
     fn read(&mut self, uri: String, offset: u64, len: u64) -> WResult<Vec<u8>> {
         use artifact_component::backend::Storage;
-        let len = len.min(self.shared.limits.max_bytes_per_call);
-        self.shared.storage.read(&uri, offset, len).map_err(err_out)
+        let len = len.min(self.ctx.shared.limits.max_bytes_per_call);
+        self.ctx.shared.storage.read(&uri, offset, len).map_err(err_out)
     }
     fn stat(&mut self, uri: String) -> WResult<Option<storage::ObjectStat>> {
         use artifact_component::backend::Storage;
-        let s = self.shared.storage.stat(&uri).map_err(err_out)?;
+        let s = self.ctx.shared.storage.stat(&uri).map_err(err_out)?;
         Ok(s.map(|size| storage::ObjectStat { size }))
     }
     fn list_objects(&mut self, prefix: String, cursor: Option<String>, limit: u32) -> WResult<storage::ObjectPage> {
         use artifact_component::backend::Storage;
         let (uris, next_cursor) =
-            self.shared.storage.list_objects(&prefix, cursor.as_deref(), limit.min(1000)).map_err(err_out)?;
+            self.ctx.shared.storage.list_objects(&prefix, cursor.as_deref(), limit.min(1000)).map_err(err_out)?;
         Ok(storage::ObjectPage { uris, next_cursor })
     }
     fn delete(&mut self, uri: String) -> WResult<bool> {
         use artifact_component::backend::Storage;
-        self.shared.storage.delete(&uri).map_err(err_out)
+        self.ctx.shared.storage.delete(&uri).map_err(err_out)
     }
     fn collect_staging(&mut self, before: u64) -> WResult<u32> {
         use artifact_component::backend::Storage;
-        self.shared.storage.collect_staging(before).map_err(err_out)
+        self.ctx.shared.storage.collect_staging(before).map_err(err_out)
     }
 }
 
-impl storage::HostWriter for Ctx {
+impl storage::HostWriter for ArtifactCtxView<'_> {
     fn write(&mut self, w: Resource<StagedBlob>, chunk: Vec<u8>) -> WResult<()> {
-        let limit = self.shared.limits.max_bytes_per_call;
+        let limit = self.ctx.shared.limits.max_bytes_per_call;
         if chunk.len() as u64 > limit {
             return Err(err_out(m::Error::TooLarge { limit, needed: chunk.len() as u64 }));
         }
@@ -84,58 +84,58 @@ impl storage::HostWriter for Ctx {
     }
 }
 
-impl metadata::Host for Ctx {
+impl metadata::Host for ArtifactCtxView<'_> {
     fn insert_if_absent(&mut self, rec: types::ArtifactRecord) -> WResult<metadata::Inserted> {
-        let i = self.shared.metadata.insert_if_absent(&record_in(rec)).map_err(err_out)?;
+        let i = self.ctx.shared.metadata.insert_if_absent(&record_in(rec)).map_err(err_out)?;
         Ok(metadata::Inserted { record: record_out(i.record), created: i.created })
     }
     fn update(&mut self, rec: types::ArtifactRecord) -> WResult<()> {
-        self.shared.metadata.update(&record_in(rec)).map_err(err_out)
+        self.ctx.shared.metadata.update(&record_in(rec)).map_err(err_out)
     }
     fn get_by_id(&mut self, id: String) -> WResult<Option<types::ArtifactRecord>> {
-        Ok(self.shared.metadata.get_by_id(&id).map_err(err_out)?.map(record_out))
+        Ok(self.ctx.shared.metadata.get_by_id(&id).map_err(err_out)?.map(record_out))
     }
     fn get_by_ref(&mut self, r: String) -> WResult<Option<types::ArtifactRecord>> {
-        Ok(self.shared.metadata.get_by_ref(&r).map_err(err_out)?.map(record_out))
+        Ok(self.ctx.shared.metadata.get_by_ref(&r).map_err(err_out)?.map(record_out))
     }
     fn get_by_name(&mut self, bucket: String, name: String) -> WResult<Option<types::ArtifactRecord>> {
-        Ok(self.shared.metadata.get_by_name(&bucket, &name).map_err(err_out)?.map(record_out))
+        Ok(self.ctx.shared.metadata.get_by_name(&bucket, &name).map_err(err_out)?.map(record_out))
     }
     fn list(&mut self, q: types::ListQuery) -> WResult<types::Page> {
-        Ok(page_out(self.shared.metadata.list(&query_in(q)).map_err(err_out)?))
+        Ok(page_out(self.ctx.shared.metadata.list(&query_in(q)).map_err(err_out)?))
     }
     fn summary(&mut self, bucket: String) -> WResult<types::BucketSummary> {
-        let s = self.shared.metadata.summary(&bucket).map_err(err_out)?;
+        let s = self.ctx.shared.metadata.summary(&bucket).map_err(err_out)?;
         Ok(types::BucketSummary { count: s.count, total_bytes: s.total_bytes })
     }
     fn delete(&mut self, id: String) -> WResult<bool> {
-        self.shared.metadata.delete(&id).map_err(err_out)
+        self.ctx.shared.metadata.delete(&id).map_err(err_out)
     }
     fn touch(&mut self, id: String, at: u64) -> WResult<()> {
-        self.shared.metadata.touch(&id, at).map_err(err_out)
+        self.ctx.shared.metadata.touch(&id, at).map_err(err_out)
     }
     fn pin_object(&mut self, uri: String, holder: String, now: u64, until: u64) -> WResult<bool> {
-        self.shared.metadata.pin_object(&uri, &holder, now, until).map_err(err_out)
+        self.ctx.shared.metadata.pin_object(&uri, &holder, now, until).map_err(err_out)
     }
     fn unpin_object(&mut self, uri: String, holder: String) -> WResult<()> {
-        self.shared.metadata.unpin_object(&uri, &holder).map_err(err_out)
+        self.ctx.shared.metadata.unpin_object(&uri, &holder).map_err(err_out)
     }
     fn claim_delete(&mut self, uri: String, now: u64, until: u64) -> WResult<bool> {
-        self.shared.metadata.claim_delete(&uri, now, until).map_err(err_out)
+        self.ctx.shared.metadata.claim_delete(&uri, now, until).map_err(err_out)
     }
     fn finish_delete(&mut self, uri: String) -> WResult<()> {
-        self.shared.metadata.finish_delete(&uri).map_err(err_out)
+        self.ctx.shared.metadata.finish_delete(&uri).map_err(err_out)
     }
     fn stale_claims(&mut self, before: u64, limit: u32) -> WResult<Vec<String>> {
-        self.shared.metadata.stale_claims(before, limit).map_err(err_out)
+        self.ctx.shared.metadata.stale_claims(before, limit).map_err(err_out)
     }
 }
 
-impl config::Host for Ctx {
+impl config::Host for ArtifactCtxView<'_> {
     fn get(&mut self, key: String) -> Result<Option<String>, config::Error> {
-        Ok(self.shared.config.get(&key).cloned())
+        Ok(self.ctx.shared.config.get(&key).cloned())
     }
     fn get_all(&mut self) -> Result<Vec<(String, String)>, config::Error> {
-        Ok(self.shared.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        Ok(self.ctx.shared.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 }

@@ -4,7 +4,7 @@
 //! Sandbox: each instance has a memory limit, each call an epoch deadline, and each host call a
 //! cap on the bytes it moves. Exceeding one returns a [`HostError`]; the host never crashes.
 
-mod bindings;
+pub(crate) mod bindings;
 pub(crate) mod convert;
 mod imports;
 
@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceAny, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -119,6 +119,7 @@ pub(crate) struct Shared {
 /// Per-instance state: WASI, the resource table and the shared backends.
 pub struct Ctx {
     pub(crate) shared: Arc<Shared>,
+    artifacts: crate::embed::ArtifactCtx,
     pub(crate) table: ResourceTable,
     pub(crate) wasi: WasiCtx,
     memory_denied: bool,
@@ -130,12 +131,19 @@ impl Ctx {
     /// Fresh per-instance state over the shared backends.
     pub(crate) fn new(shared: Arc<Shared>) -> Ctx {
         Ctx {
+            artifacts: crate::embed::ArtifactCtx { shared: shared.clone() },
             shared,
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().build(),
             memory_denied: false,
             memory_peak: 0,
         }
+    }
+}
+
+impl crate::embed::ArtifactView for Ctx {
+    fn artifact(&mut self) -> crate::embed::ArtifactCtxView<'_> {
+        crate::embed::ArtifactCtxView { ctx: &self.artifacts, table: &mut self.table }
     }
 }
 
@@ -213,20 +221,36 @@ impl RuntimeBuilder {
         let Base { engine, component, shared, stop } = self.base(EMBEDDED_COMPONENT)?;
         let mut linker: Linker<Ctx> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(load)?;
-        add_artifact_imports(&mut linker, |c| c)?;
+        crate::embed::add_to_linker(&mut linker)?;
         let pre = ArtifactStorePre::new(linker.instantiate_pre(&component).map_err(load)?).map_err(load)?;
         Ok(Runtime { engine, pre, shared, stop })
+    }
+
+    /// The backends, config and limits, for [`crate::embed`]: what the component's imports need,
+    /// without an engine or a component of this crate's choosing.
+    pub fn into_ctx(mut self) -> Result<crate::embed::ArtifactCtx, HostError> {
+        Ok(crate::embed::ArtifactCtx { shared: self.take_shared()? })
+    }
+
+    fn take_shared(&mut self) -> Result<Arc<Shared>, HostError> {
+        let metadata = self.metadata.take().ok_or_else(|| HostError::Load("no metadata backend configured".into()))?;
+        if self.storage.is_empty() {
+            return Err(HostError::Load("no storage backend configured".into()));
+        }
+        Ok(Arc::new(Shared {
+            storage: Router::new(std::mem::take(&mut self.storage)),
+            metadata,
+            config: std::mem::take(&mut self.config),
+            limits: self.limits.clone(),
+        }))
     }
 
     /// What every host of the component shares (the CLI runtime and the HTTP server): the
     /// engine (epoch interruption, optional pooling allocator), the compiled component (this
     /// builder's `.wasm`, else `default_wasm`), the backends and the epoch ticker thread.
-    pub(crate) fn base(self, default_wasm: &[u8]) -> Result<Base, HostError> {
+    pub(crate) fn base(mut self, default_wasm: &[u8]) -> Result<Base, HostError> {
         let load = |e: wasmtime::Error| HostError::Load(format!("{e:#}"));
-        let metadata = self.metadata.ok_or_else(|| HostError::Load("no metadata backend configured".into()))?;
-        if self.storage.is_empty() {
-            return Err(HostError::Load("no storage backend configured".into()));
-        }
+        let shared = self.take_shared()?;
         let mut cfg = Config::new();
         cfg.epoch_interruption(true);
         if let Some(n) = self.pooling {
@@ -266,12 +290,6 @@ impl RuntimeBuilder {
                 })
                 .map_err(HostError::Io)?;
         }
-        let shared = Arc::new(Shared {
-            storage: Router::new(self.storage),
-            metadata,
-            config: self.config,
-            limits: self.limits,
-        });
         Ok(Base { engine, component, shared, stop })
     }
 }
@@ -282,12 +300,6 @@ pub(crate) struct Base {
     pub component: Component,
     pub shared: Arc<Shared>,
     pub stop: Arc<AtomicBool>,
-}
-
-/// Adds the component's own imports (`storage`, `metadata`, `wasi:config/store`) to a linker
-/// whose store data holds a [`Ctx`]; WASI itself is added by the caller (sync or async).
-pub(crate) fn add_artifact_imports<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut Ctx) -> Result<(), HostError> {
-    ArtifactStore::add_to_linker::<T, HasSelf<Ctx>>(linker, get).map_err(|e| HostError::Load(format!("{e:#}")))
 }
 
 impl RuntimeBuilder {

@@ -23,7 +23,7 @@ pub mod accept;
 pub mod conn;
 pub mod gate;
 
-use crate::runtime::{add_artifact_imports, Base, Ctx, Shared};
+use crate::runtime::{Base, Ctx, Shared};
 use crate::{HostError, RuntimeBuilder};
 use conn::{Busy, ConnState, Conns, Timeouts, TimedStream};
 use gate::{Gate, Refused};
@@ -182,6 +182,12 @@ impl WasiView for ServeCtx {
     }
 }
 
+impl crate::embed::ArtifactView for ServeCtx {
+    fn artifact(&mut self) -> crate::embed::ArtifactCtxView<'_> {
+        crate::embed::ArtifactView::artifact(&mut self.ctx)
+    }
+}
+
 impl WasiHttpView for ServeCtx {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
         WasiHttpCtxView { ctx: &mut self.http, table: &mut self.ctx.table, hooks: &mut self.hooks }
@@ -219,7 +225,7 @@ impl EdgeServer {
         let mut linker: Linker<ServeCtx> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(load)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(load)?;
-        add_artifact_imports(&mut linker, |c| &mut c.ctx)?;
+        crate::embed::add_to_linker(&mut linker)?;
         let pre = ProxyPre::new(linker.instantiate_pre(&component).map_err(load)?).map_err(load)?;
         let gate = Gate::new(opts.instances, opts.queue, opts.queue_timeout);
         Ok(EdgeServer { pre, shared, stop, budget, opts, gate })
