@@ -138,7 +138,7 @@ impl ChunkIndex {
             return None;
         }
         let digests: Vec<[u8; 32]> = body[HEADER..].chunks(32).map(|c| c.try_into().unwrap_or([0; 32])).collect();
-        if (body.len() - HEADER) % 32 != 0 || digests.len() as u64 != size.div_ceil(CHUNK) {
+        if !(body.len() - HEADER).is_multiple_of(32) || digests.len() as u64 != size.div_ceil(CHUNK) {
             return None;
         }
         Some(ChunkIndex { object_size: size, chunk_size: chunk, logical, digests })

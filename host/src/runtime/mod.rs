@@ -527,7 +527,7 @@ impl Session<'_> {
     }
     pub fn gc_with(&mut self, opts: &GcOptions) -> Result<m::GcReport, HostError> {
         let o = wa::GcOptions { staging_grace_ms: opts.staging_grace_ms };
-        self.call(|a, s| a.call_gc(s, o.clone())).map(|g| m::GcReport { records: g.records, blobs: g.blobs, staging: g.staging })
+        self.call(|a, s| a.call_gc(s, o)).map(|g| m::GcReport { records: g.records, blobs: g.blobs, staging: g.staging })
     }
     pub fn sign(&mut self, r: &str, ttl_secs: u64, opts: &SignOptions) -> Result<String, HostError> {
         let o = wa::SignOptions { method: opts.method.clone(), range: opts.range.map(range_out), kid: opts.kid.clone() };

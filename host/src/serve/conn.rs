@@ -134,6 +134,11 @@ impl Conns {
         self.open.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Whether no connection is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Connections shed so far to make room.
     pub fn shed_count(&self) -> u64 {
         self.shed.load(Ordering::Relaxed)

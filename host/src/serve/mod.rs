@@ -120,6 +120,7 @@ pub fn fd_limit() -> u64 {
         let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         // SAFETY: getrlimit writes into the struct we own.
         if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0 {
+            #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
             return r.rlim_cur as u64;
         }
     }
