@@ -33,12 +33,20 @@ impl Gate {
         if let Ok(p) = self.slots.clone().try_acquire_owned() {
             return Ok(p);
         }
+        // Counted while waiting, and uncounted however the wait ends: also when the caller gives
+        // up (a client that disconnects while queued drops this future).
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let waiting = Waiting(&self.waiting);
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(Refused::QueueFull);
         }
         let r = tokio::time::timeout(self.max_wait, self.slots.clone().acquire_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        drop(waiting);
         match r {
             Ok(Ok(p)) => Ok(p),
             _ => Err(Refused::TimedOut),
@@ -67,5 +75,17 @@ mod tests {
         // Nobody frees a slot: the waiter gives up after the timeout.
         let _c = g.enter().await.unwrap();
         assert_eq!(g.enter().await.err(), Some(Refused::TimedOut));
+        // A waiter that is dropped (its client went away) gives its place in the queue back.
+        for _ in 0..3 {
+            let abandoned = tokio::spawn({
+                let g = g.clone();
+                async move { g.enter().await.map(|_| ()) }
+            });
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            abandoned.abort();
+            let _ = abandoned.await;
+        }
+        assert_eq!(g.waiting.load(Ordering::Acquire), 0);
+        assert_eq!(g.enter().await.err(), Some(Refused::TimedOut), "the queue still has room");
     }
 }
