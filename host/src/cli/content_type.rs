@@ -3,14 +3,28 @@
 //! JSON, else `application/octet-stream`. Bodies longer than [`SNIFF`] are judged by their
 //! first [`SNIFF`] bytes: JSON when they open an object or array and are UTF-8.
 
-use std::io::Read;
+use std::io::{Chain, Cursor, Read};
 
 /// Bytes read ahead to judge a body without a known extension.
 pub const SNIFF: usize = 1 << 20;
 
+/// The content type for `--content-type given` (`auto` or a type) of the body `input` named
+/// `name`: reads ahead only when the type must be judged from the body, and returns the body
+/// with those bytes first again.
+pub fn resolve<R: Read>(given: &str, name: Option<&str>, mut input: R) -> std::io::Result<(String, Chain<Cursor<Vec<u8>>, R>)> {
+    if given != "auto" {
+        return Ok((given.to_string(), Cursor::new(Vec::new()).chain(input)));
+    }
+    let (head, complete) = match name.and_then(|n| mime_guess::from_path(n).first_raw()) {
+        Some(_) => (Vec::new(), false),
+        None => read_head(&mut input)?,
+    };
+    Ok((auto(name, &head, complete), Cursor::new(head).chain(input)))
+}
+
 /// The content type for a body named `name` (if any) whose first bytes are `head`;
 /// `complete`: `head` is the whole body.
-pub fn auto(name: Option<&str>, head: &[u8], complete: bool) -> String {
+fn auto(name: Option<&str>, head: &[u8], complete: bool) -> String {
     if let Some(m) = name.and_then(|n| mime_guess::from_path(n).first_raw()) {
         return m.to_string();
     }
@@ -39,7 +53,7 @@ pub fn logical_name(name: &str) -> &str {
 }
 
 /// Reads up to [`SNIFF`] bytes; returns them and whether the input ended within them.
-pub fn read_head(input: &mut dyn Read) -> std::io::Result<(Vec<u8>, bool)> {
+fn read_head(input: &mut dyn Read) -> std::io::Result<(Vec<u8>, bool)> {
     let mut head = Vec::new();
     input.take(SNIFF as u64 + 1).read_to_end(&mut head)?;
     let complete = head.len() <= SNIFF;
@@ -89,5 +103,13 @@ mod tests {
         assert_eq!([head, rest].concat(), data);
         let (head, complete) = read_head(&mut &b"{}"[..]).unwrap();
         assert!(complete && head == b"{}");
+        // Through resolve: every byte, in order, whether or not it read ahead.
+        for (given, name) in [("auto", None), ("auto", Some("x.csv")), ("text/plain", None)] {
+            let (_, mut body) = resolve(given, name, &data[..]).unwrap();
+            let mut all = Vec::new();
+            body.read_to_end(&mut all).unwrap();
+            assert!(all == data, "{given} {name:?}");
+        }
+        assert_eq!(resolve("text/plain", None, &b"{}"[..]).unwrap().0, "text/plain");
     }
 }

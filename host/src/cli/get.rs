@@ -49,8 +49,9 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
     if a.mode == Mode::Bytes {
         return match &a.output {
             Some(path) => {
-                // The size first (a head, no body read) for the progress bar of large bodies.
-                let total = if env.quiet || a.range.is_some() { None } else { rt.head(&a.r#ref).ok().map(|r| r.bytes) };
+                // The size first (a head, no body read) for the progress bar of large bodies, only
+                // when a bar can be drawn: scripts and pipes pay for no extra call.
+                let total = if progress::enabled(env.quiet) && a.range.is_none() { rt.head(&a.r#ref).ok().map(|r| r.bytes) } else { None };
                 let bar = total.and_then(|n| progress::for_body(n, env.quiet));
                 let r = write_atomically(path, |out| {
                     let mut out = progress::Writing { inner: out, bar: bar.as_ref() };

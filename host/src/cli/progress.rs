@@ -8,9 +8,15 @@ use std::io::{IsTerminal, Read, Write};
 /// `put` and `get -o` show progress only for bodies at least this large.
 pub const LARGE: u64 = 16 << 20;
 
+/// Whether bars may be drawn at all: stderr is a terminal and `--quiet` is not given. Check it
+/// before doing any work only a bar needs.
+pub fn enabled(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal()
+}
+
 /// A byte bar of `total` bytes on stderr, or `None` when it must not be drawn.
 pub fn bar(total: u64, quiet: bool) -> Option<ProgressBar> {
-    if quiet || !std::io::stderr().is_terminal() {
+    if !enabled(quiet) {
         return None;
     }
     let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());

@@ -4,7 +4,6 @@ use super::common::{open_input, print_json, Env};
 use super::{content_type, progress};
 use artifact_component::model::{Compression, IfExists, Kind, PutOptions, Scope};
 use artifact_host::HostError;
-use std::io::Read;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -103,7 +102,7 @@ impl PutArgs {
 pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
     let is_stdin = a.file.as_os_str() == "-";
     // Open the input before touching the store, so an unreadable file changes nothing.
-    let mut input: Box<dyn std::io::Read> = if is_stdin {
+    let input: Box<dyn std::io::Read> = if is_stdin {
         Box::new(std::io::stdin().lock())
     } else {
         Box::new(open_input(&a.file)?)
@@ -111,16 +110,12 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
     let name = if is_stdin { None } else { a.file.file_name().and_then(|n| n.to_str()) };
     // A precompressed file is typed by what it holds: `report.csv.gz` is text/csv.
     let name = name.map(|n| if a.opts.precompressed { content_type::logical_name(n) } else { n });
-    // Read ahead only when the type must be judged from the body; the bytes read go first.
-    let mut head = (Vec::new(), false);
-    if a.opts.content_type == "auto" && name.and_then(|n| mime_guess::from_path(n).first_raw()).is_none() {
-        head = content_type::read_head(&mut input)?;
-    }
-    let opts = a.opts.options(|| Some(content_type::auto(name, &head.0, head.1)));
+    let (auto_type, input) = content_type::resolve(&a.opts.content_type, name, input)?;
+    let opts = a.opts.options(|| Some(auto_type));
     let rt = env.runtime()?;
     let size = if is_stdin { None } else { std::fs::metadata(&a.file).ok().map(|m| m.len()) };
     let bar = size.and_then(|n| progress::for_body(n, env.quiet));
-    let mut input = progress::Reading { inner: std::io::Cursor::new(head.0).chain(input), bar: bar.as_ref() };
+    let mut input = progress::Reading { inner: input, bar: bar.as_ref() };
     let p = rt.put_stream(&mut input, &opts);
     if let Some(b) = &bar {
         b.finish_and_clear();

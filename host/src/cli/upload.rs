@@ -21,7 +21,6 @@ use artifact_component::refs;
 use artifact_host::HostError;
 use indicatif::ProgressBar;
 use serde_json::json;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -122,23 +121,14 @@ fn upload_one(rt: &artifact_host::Runtime, a: &Args, e: &Entry, bar: Option<&Pro
         Err(HostError::Artifact(Error::NotFound(_))) => {}
         Err(err) => return Outcome::Failed(err),
     }
-    let mut file = match open_input(&e.path) {
+    let file = match open_input(&e.path) {
         Ok(f) => f,
         Err(err) => return Outcome::Failed(err),
     };
-    // Read ahead only when the type must be judged from the body; the bytes read go first.
-    let mut head = (Vec::new(), false);
-    if a.content_type == "auto" && mime_guess::from_path(&e.name).first_raw().is_none() {
-        head = match content_type::read_head(&mut file) {
-            Ok(h) => h,
-            Err(err) => return Outcome::Failed(HostError::Io(err)),
-        };
-    }
-    let content_type = match a.content_type.as_str() {
-        "auto" => content_type::auto(Some(&e.name), &head.0, head.1),
-        t => t.to_string(),
+    let (content_type, file) = match content_type::resolve(&a.content_type, Some(&e.name), file) {
+        Ok(x) => x,
+        Err(err) => return Outcome::Failed(HostError::Io(err)),
     };
-    let file = std::io::Cursor::new(head.0).chain(file);
     let opts = PutOptions {
         content_type: Some(content_type),
         compression: a.compression,

@@ -118,7 +118,6 @@ pub(crate) struct Shared {
 
 /// Per-instance state: WASI, the resource table and the shared backends.
 pub struct Ctx {
-    pub(crate) shared: Arc<Shared>,
     artifacts: crate::embed::ArtifactCtx,
     pub(crate) table: ResourceTable,
     pub(crate) wasi: WasiCtx,
@@ -131,8 +130,7 @@ impl Ctx {
     /// Fresh per-instance state over the shared backends.
     pub(crate) fn new(shared: Arc<Shared>) -> Ctx {
         Ctx {
-            artifacts: crate::embed::ArtifactCtx { shared: shared.clone() },
-            shared,
+            artifacts: crate::embed::ArtifactCtx { shared },
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().build(),
             memory_denied: false,
@@ -155,7 +153,7 @@ impl WasiView for Ctx {
 
 impl wasmtime::ResourceLimiter for Ctx {
     fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.shared.limits.memory_bytes {
+        if desired > self.artifacts.shared.limits.memory_bytes {
             self.memory_denied = true;
             return Ok(false);
         }

@@ -121,27 +121,16 @@ pub struct Conns {
     next_id: AtomicU64,
     open: Mutex<HashMap<u64, Arc<ConnState>>>,
     freed: Notify,
-    shed: AtomicU64,
 }
 
 impl Conns {
     pub fn new(limit: usize) -> Conns {
-        Conns { limit: AtomicUsize::new(limit.max(1)), next_id: AtomicU64::new(1), open: Mutex::new(HashMap::new()), freed: Notify::new(), shed: AtomicU64::new(0) }
+        Conns { limit: AtomicUsize::new(limit.max(1)), next_id: AtomicU64::new(1), open: Mutex::new(HashMap::new()), freed: Notify::new() }
     }
 
     /// Open connections.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.open.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Whether no connection is open.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Connections shed so far to make room.
-    pub fn shed_count(&self) -> u64 {
-        self.shed.load(Ordering::Relaxed)
     }
 
     /// Registers a new connection; the returned guard unregisters it when dropped.
@@ -208,7 +197,6 @@ impl Conns {
             Some(c) => {
                 c.evicted.store(true, Ordering::Relaxed);
                 c.close.notify_one();
-                self.shed.fetch_add(1, Ordering::Relaxed);
                 true
             }
             None => false,
@@ -306,14 +294,9 @@ impl<S: AsyncWrite + Unpin> TimedStream<S> {
                 Poll::Ready(r)
             }
             Poll::Pending => {
-                let deadline = match &self.write_timer {
-                    Some(_) => None,
-                    None => Some(now_ms() + self.timeouts.write.as_millis() as u64),
-                };
-                let t = match deadline {
-                    Some(d) => timer_at(&mut self.write_timer, d),
-                    None => self.write_timer.as_mut().expect("running"),
-                };
+                // Started by the first write that must wait; ended only by one that completes.
+                let write = self.timeouts.write;
+                let t = self.write_timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(write)));
                 if t.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Err(timed_out("the client read nothing within the write timeout")));
                 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 
-use crate::common::Home;
+use crate::common::{random_bytes, Home};
 
 impl Home {
     /// Everything observable about the store: blob files with contents and the record count.
@@ -25,18 +25,6 @@ impl Home {
         };
         (blobs.collect(), n)
     }
-}
-
-fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 fn sha256_hex(d: &[u8]) -> String {

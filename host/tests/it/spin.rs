@@ -689,11 +689,7 @@ fn composed_spin_app_serves_signed_reads() {
 /// The `spin` binary on PATH, if any. `scripts/test.sh` puts Spin 4.0.2 from `../shared/tools`
 /// there and sets `ARTIFACT_REQUIRE_SPIN=1`, so CI never skips this.
 fn spin_bin() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join("spin"))
-        .find(|p| p.is_file());
+    let found = crate::common::on_path("spin", &[]);
     if found.is_none() {
         assert!(std::env::var_os("ARTIFACT_REQUIRE_SPIN").is_none(), "ARTIFACT_REQUIRE_SPIN is set but `spin` is not on PATH");
         eprintln!("SKIPPED: `spin` is not on PATH (Spin 4.0.2 is in ../shared/tools; scripts/test.sh unpacks it)");

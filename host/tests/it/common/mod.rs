@@ -31,6 +31,25 @@ pub fn all_uris(s: &dyn artifact_component::backend::Storage, prefix: &str) -> V
     }
 }
 
+/// `n` pseudo-random bytes (xorshift), the same for the same `seed`: incompressible test data.
+pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The first `name` in the directories of `PATH`, then in `extra`.
+pub fn on_path(name: &str, extra: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).chain(extra.iter().map(PathBuf::from)).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
 /// The code cache, shared across test processes so the `.wasm` is compiled once.
 pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifact-code-cache")

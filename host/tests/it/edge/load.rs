@@ -3,6 +3,7 @@
 //! live download longer than the request timeout, and a client that stops reading.
 
 use super::{csv, hex, put_big, Home, Server, BIG};
+use crate::common::random_bytes;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -53,18 +54,6 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-fn pseudo_random(n: usize) -> Vec<u8> {
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// 1000 clients at once against the default configuration: each gets an HTTP answer (200,
 /// 206, 304, or 503 with Retry-After), none is dropped, none gets another 5xx.
 #[test]
@@ -72,7 +61,7 @@ fn a_thousand_concurrent_clients_all_get_an_answer() {
     artifact_host::serve::raise_fd_limit();
     let home = Home::new();
     let small = home.put("small.csv", &csv(), &[]);
-    let big = home.put("big.bin", &pseudo_random(1 << 20), &["--content-type", "application/octet-stream"]);
+    let big = home.put("big.bin", &random_bytes(1 << 20, 5), &["--content-type", "application/octet-stream"]);
     let server = home.serve(&[]);
     let (small, big) = (path_of(&home.sign(&server.base, &small, &[])), path_of(&home.sign(&server.base, &big, &[])));
     let a = addr(&server);

@@ -306,15 +306,8 @@ fn put_big(home: &Home) -> (String, String) {
     let mut expect = Sha256::new();
     {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        let mut block = vec![0u8; 1 << 20];
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        for _ in 0..BIG / block.len() {
-            for b in block.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *b = x as u8;
-            }
+        for i in 0..(BIG >> 20) as u64 {
+            let block = crate::common::random_bytes(1 << 20, i + 1);
             expect.update(&block);
             f.write_all(&block).unwrap();
         }

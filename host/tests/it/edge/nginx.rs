@@ -48,13 +48,8 @@ const DIFFERENCES: &[(&str, &str, u16, u16)] = &[
 ];
 
 fn nginx_bin() -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|d| d.join("nginx"))
-        .find(|p| p.is_file());
-    found.unwrap_or_else(|| panic!("nginx not found (the oracle of this test): bash scripts/deps.sh nginx"))
+    crate::common::on_path("nginx", &["/usr/sbin"])
+        .unwrap_or_else(|| panic!("nginx not found (the oracle of this test): bash scripts/deps.sh nginx"))
 }
 
 /// nginx serving one directory on 127.0.0.1, in the foreground; stopped when dropped.
