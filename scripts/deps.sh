@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test and bench scripts need beyond the Rust toolchain, when missing:
-#   bash scripts/deps.sh [postgresql] [moto] [wrk] [nginx]
-# postgresql, wrk, nginx come from the distribution (apt-get); moto (an S3 server) from PyPI.
+#   bash scripts/deps.sh [postgresql] [moto] [wrk] [nginx] [chromium]
+# postgresql, wrk, nginx, chromium (with chromedriver) come from the distribution (apt-get);
+# moto (an S3 server) from PyPI.
 set -euo pipefail
 
 apt=()
@@ -11,6 +12,7 @@ for want in "$@"; do
         postgresql) ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || apt+=(postgresql) ;;
         wrk) command -v wrk >/dev/null || apt+=(wrk) ;;
         nginx) command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt+=(nginx) ;;
+        chromium) command -v chromedriver >/dev/null || apt+=(chromium chromium-driver) ;;
         moto) command -v moto_server >/dev/null || pip+=('moto[server]') ;;
         *) echo "deps.sh: unknown dependency $want" >&2; exit 2 ;;
     esac

@@ -1,5 +1,6 @@
-//! Byte encodings, one home for each: lowercase hex (digests, ETags) and base64 (standard with
-//! padding for bytes in JSON, URL-safe without padding for signatures and keys).
+//! Byte encodings, one home for each: lowercase hex (digests, ETags), base64 (standard with
+//! padding for bytes in JSON, URL-safe without padding for signatures and keys) and percent
+//! encoding (URL path segments, query and form values).
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -70,9 +71,69 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Percent-encodes everything but RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`), so the
+/// result is safe as one path segment, a query value or a form value.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize].to_ascii_uppercase() as char);
+            out.push(HEX[(b & 15) as usize].to_ascii_uppercase() as char);
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, as in
+/// `application/x-www-form-urlencoded`). `None` for a malformed escape or bytes that are not
+/// UTF-8.
+pub fn percent_decode(s: &str, plus_is_space: bool) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let digit = |c: u8| (c as char).to_digit(16);
+                let hi = digit(*b.get(i + 1)?)?;
+                let lo = digit(*b.get(i + 2)?)?;
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_round_trips_and_rejects_bad_escapes() {
+        for s in ["", "plain-._~", "a b/c?d=e&f", "<script>\"'", "\u{202e}rtl", "ünï"] {
+            let e = percent_encode(s);
+            assert!(e.bytes().all(|c| c.is_ascii_alphanumeric() || b"-._~%".contains(&c)), "{e}");
+            assert_eq!(percent_decode(&e, false).as_deref(), Some(s));
+        }
+        assert_eq!(percent_encode("a b"), "a%20b");
+        assert_eq!(percent_decode("a+b%2Bc", true).as_deref(), Some("a b+c"));
+        assert_eq!(percent_decode("a+b", false).as_deref(), Some("a+b"));
+        for bad in ["%", "%4", "%zz", "%ff"] {
+            assert_eq!(percent_decode(bad, false), None, "{bad}");
+        }
+    }
 
     #[test]
     fn hex_and_base64_known_answers() {

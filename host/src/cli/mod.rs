@@ -6,6 +6,7 @@
 
 mod cat;
 mod common;
+mod console;
 mod content_type;
 mod progress;
 mod doctor;
@@ -65,6 +66,8 @@ pub enum Command {
     Sign(sign::Args),
     /// Serve signed artifact reads over HTTP with the edge component.
     Serve(serve::Args),
+    /// A web console over the store: browse buckets, preview, download, upload and delete.
+    Console(console::Args),
     /// Upload the files of a directory to a bucket, skipping names that already exist.
     Upload(upload::Args),
     /// List artifacts (a table, or JSON lines with --json), one page at a time.
@@ -104,6 +107,7 @@ pub fn run(cli: Cli) -> i32 {
         },
         Command::Sign(a) => sign::run(&env, a),
         Command::Serve(a) => serve::run(&env, a),
+        Command::Console(a) => console::run(&env, a),
         Command::Upload(a) => match upload::run(&env, a) {
             // Per-file failures are already reported, with the summary.
             Ok(all_ok) => return if all_ok { 0 } else { 1 },

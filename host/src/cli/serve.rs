@@ -49,7 +49,7 @@ pub struct Args {
     pub drain: String,
 }
 
-fn duration(what: &str, s: &str) -> Result<Duration, HostError> {
+pub(crate) fn duration(what: &str, s: &str) -> Result<Duration, HostError> {
     let ms = artifact_component::time::parse_ttl(s)?
         .ok_or_else(|| Error::InvalidArgument(format!("{what} cannot be forever")))?;
     Ok(Duration::from_millis(ms))
@@ -84,7 +84,7 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
     })
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -203,6 +203,8 @@ pub struct EdgeServer {
     budget: Duration,
     opts: ServeOptions,
     gate: Gate,
+    /// `artifact console`: the web UI's routes, beside the signed reads.
+    console: Option<Arc<crate::console::Console>>,
 }
 
 impl Drop for EdgeServer {
@@ -229,7 +231,13 @@ impl EdgeServer {
         crate::embed::add_to_linker(&mut linker)?;
         let pre = ProxyPre::new(linker.instantiate_pre(&component).map_err(load)?).map_err(load)?;
         let gate = Gate::new(opts.instances, opts.queue, opts.queue_timeout);
-        Ok(EdgeServer { pre, shared, stop, budget, opts, gate })
+        Ok(EdgeServer { pre, shared, stop, budget, opts, gate, console: None })
+    }
+
+    /// Serves the web console's pages too: every path outside `/v1/` goes to it.
+    pub fn with_console(mut self, console: Arc<crate::console::Console>) -> EdgeServer {
+        self.console = Some(console);
+        self
     }
 
     /// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then stops accepting and waits
@@ -316,7 +324,13 @@ impl EdgeServer {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
         let ms = || started.elapsed().as_secs_f64() * 1e3;
-        let resp = match self.gate.enter().await {
+        let console = self.console.clone().filter(|_| crate::console::Console::owns(&path));
+        let resp = if let Some(console) = console {
+            let resp = console.handle(req).await;
+            eprintln!("{peer} \"{method} {path}\" {} - {:.1}ms", resp.status().as_u16(), ms());
+            resp
+        } else {
+            match self.gate.enter().await {
             Err(why) => {
                 let m = match why {
                     Refused::QueueFull => "the server is at capacity and its queue is full; retry later",
@@ -338,6 +352,7 @@ impl EdgeServer {
                     json_error(500, "internal", "the server failed to handle the request")
                 }
             },
+            }
         };
         // The connection stays busy until the body is sent or dropped.
         resp.map(|b| {
@@ -416,15 +431,16 @@ impl EdgeServer {
     }
 }
 
+/// A response body of bytes already in memory.
+pub fn full_body(b: bytes::Bytes) -> HyperOutgoingBody {
+    http_body_util::Full::new(b).map_err(|never: std::convert::Infallible| -> wasmtime_wasi_http::Error { match never {} }).boxed_unsync()
+}
+
 /// A JSON error answer in the component's own format.
 fn json_error(status: u16, kind: &str, message: &str) -> hyper::Response<HyperOutgoingBody> {
     let body = serde_json::json!({ "error": { "status": status, "kind": kind, "message": message } }).to_string() + "\n";
     let len = body.len();
-    let mut r = hyper::Response::new(
-        http_body_util::Full::new(bytes::Bytes::from(body))
-            .map_err(|never: std::convert::Infallible| -> wasmtime_wasi_http::Error { match never {} })
-            .boxed_unsync(),
-    );
+    let mut r = hyper::Response::new(full_body(body.into()));
     *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
     h.insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
