@@ -34,6 +34,8 @@ form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const FORM_BYTES: usize = 16 << 10;
 /// Lifetime of a download link.
 const DOWNLOAD_TTL_SECS: u64 = 300;
+/// An upload whose client sends nothing for this long is cut (and stores nothing).
+const UPLOAD_STALL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How the console is set up.
 pub struct ConsoleOptions {
@@ -52,8 +54,11 @@ pub struct Console {
     rt: Runtime,
     auth: Auth,
     max_upload: u64,
-    /// Component calls run on blocking threads; this bounds how many at once.
+    /// Component calls for pages run on blocking threads; this bounds how many at once.
     calls: tokio::sync::Semaphore,
+    /// Uploads in progress (each holds a blocking thread while its client sends), apart from
+    /// the pages so that slow uploaders cannot make the pages wait.
+    uploads: tokio::sync::Semaphore,
 }
 
 type Resp = Response<HyperOutgoingBody>;
@@ -62,7 +67,8 @@ impl Console {
     /// A console over `rt` (built with the same backends and signing keys as the edge server).
     pub fn new(rt: Runtime, o: ConsoleOptions) -> std::io::Result<Console> {
         let auth = Auth::new(o.token, auth::random_key()?, o.remote, o.port);
-        Ok(Console { rt, auth, max_upload: o.max_upload, calls: tokio::sync::Semaphore::new(8) })
+        let (calls, uploads) = (tokio::sync::Semaphore::new(8), tokio::sync::Semaphore::new(4));
+        Ok(Console { rt, auth, max_upload: o.max_upload, calls, uploads })
     }
 
     /// Whether a path is the console's (everything but the signed reads under `/v1/`).
@@ -148,9 +154,13 @@ impl Console {
         }
     }
 
-    /// Runs a component call on a blocking thread, at most 8 at once.
+    /// Runs a page's component calls on a blocking thread, at most 8 at once.
     async fn call<T: Send + 'static>(self: &Arc<Self>, f: impl FnOnce(&Runtime) -> Result<T, HostError> + Send + 'static) -> Result<T, HostError> {
         let _permit = self.calls.acquire().await.map_err(|_| HostError::Trap("the console is shutting down".into()))?;
+        self.blocking(f).await
+    }
+
+    async fn blocking<T: Send + 'static>(self: &Arc<Self>, f: impl FnOnce(&Runtime) -> Result<T, HostError> + Send + 'static) -> Result<T, HostError> {
         let me = self.clone();
         tokio::task::spawn_blocking(move || f(&me.rt)).await.map_err(|e| HostError::Trap(format!("console call failed: {e}")))?
     }
@@ -278,17 +288,21 @@ impl Console {
             created_by: Some("console".into()),
             ..Default::default()
         };
+        let Ok(_permit) = self.uploads.try_acquire() else {
+            return json_error(503, "unavailable", "four uploads are already in progress; retry when one has finished");
+        };
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
         let mut body = req.into_body();
         let pump = tokio::spawn(async move {
             loop {
-                let item = match body.frame().await {
-                    None => return,
-                    Some(Ok(f)) => match f.into_data() {
+                let item = match tokio::time::timeout(UPLOAD_STALL, body.frame()).await {
+                    Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the upload stalled: nothing arrived for 30 s")),
+                    Ok(None) => return,
+                    Ok(Some(Ok(f))) => match f.into_data() {
                         Ok(d) => Ok(d),
                         Err(_) => continue,
                     },
-                    Some(Err(e)) => Err(std::io::Error::other(format!("the upload was cut: {e}"))),
+                    Ok(Some(Err(e))) => Err(std::io::Error::other(format!("the upload was cut: {e}"))),
                 };
                 let stop = item.is_err();
                 if tx.send(item).await.is_err() || stop {
@@ -297,7 +311,7 @@ impl Console {
             }
         });
         let r = self
-            .call(move |rt| {
+            .blocking(move |rt| {
                 let mut reader = ChannelReader { rx, buf: Bytes::new() };
                 rt.put_stream(&mut reader, &opts)
             })

@@ -27,7 +27,11 @@ impl Drop for Console {
 }
 
 fn console(h: &Home, token: Option<&str>) -> Console {
-    let mut cmd = h.command(&["console", "--listen", "127.0.0.1:0"]);
+    console_with(h, token, &[])
+}
+
+fn console_with(h: &Home, token: Option<&str>, extra: &[&str]) -> Console {
+    let mut cmd = h.command(&[&["console", "--listen", "127.0.0.1:0"], extra].concat());
     cmd.env_remove("ARTIFACT_SIGNING_KEYS").env_remove("ARTIFACT_CONSOLE_TOKEN");
     if let Some(t) = token {
         cmd.env("ARTIFACT_CONSOLE_TOKEN", t);
@@ -173,6 +177,42 @@ fn without_the_token_every_write_is_refused_and_changes_nothing() {
     let r = post(&c, &delete, &del_form(&csrf), &[("cookie", &cookie)]);
     assert_eq!(r.status, 303, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(h.cmd(&["head", "b/keep.txt"]).status.code(), Some(3), "deleted through the console");
+}
+
+#[test]
+fn an_upload_that_is_cut_or_too_large_stores_nothing() {
+    use std::io::Write;
+    let h = Home::new();
+    put(&h, "b", "keep.txt", b"keep me", "text/plain");
+    let before = snapshot(&h);
+    let c = console_with(&h, Some("tok"), &["--max-upload", "100000"]);
+
+    // Past --max-upload: 413, typed, nothing stored.
+    let r = send(&c, "PUT", "/b/b/big.bin?name=x", &[], &[]);
+    assert_eq!(r.status, 404, "not an upload route");
+    let r = send(&c, "PUT", "/b/b/upload?name=big.bin", &random_bytes(100_001, 1), &[("authorization", "Bearer tok")]);
+    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.error_kind(), "too-large");
+    // No name: 400.
+    let r = send(&c, "PUT", "/b/b/upload", b"x", &[("authorization", "Bearer tok")]);
+    assert_eq!(r.status, 400);
+
+    // A client that promises 90,000 bytes, sends 30,000 and goes away.
+    let mut s = std::net::TcpStream::connect(&c.host).unwrap();
+    write!(s, "PUT /b/b/upload?name=cut.bin HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer tok\r\nContent-Length: 90000\r\n\r\n", c.host).unwrap();
+    s.write_all(&random_bytes(30_000, 2)).unwrap();
+    s.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(s);
+    // The console notices and gives the upload up; the next request is served as usual.
+    wait_until("the cut upload to be given up", Duration::from_secs(20), || {
+        request("GET", &format!("{}/b/b", c.base), &[]).status == 200 && snapshot(&h) == before
+    });
+    assert_eq!(h.cmd(&["head", "b/cut.bin"]).status.code(), Some(3));
+    assert_eq!(snapshot(&h), before, "a refused or cut upload changed the store");
+    let r = send(&c, "PUT", "/b/b/upload?name=whole.bin", &random_bytes(100_000, 3), &[("authorization", "Bearer tok")]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(h.cmd(&["cat", "b/whole.bin"]).stdout, random_bytes(100_000, 3));
 }
 
 #[test]
