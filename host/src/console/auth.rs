@@ -88,7 +88,7 @@ impl Auth {
         format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
     }
 
-    fn cookie<'h>(headers: &'h HeaderMap) -> Option<&'h str> {
+    fn cookie(headers: &HeaderMap) -> Option<&str> {
         headers
             .get_all(hyper::header::COOKIE)
             .iter()

@@ -134,7 +134,7 @@ pub(crate) fn storm(cmd: &(dyn Fn(&[&str]) -> Command + Sync), dir: &Path, tag: 
         for w in 0..workers {
             let (bodies, bucket) = (&bodies, &bucket);
             s.spawn(move || {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (w as u64 + 1) * 0x1000_0001);
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((w as u64 + 1) * 0x1000_0001));
                 for _ in 0..ops {
                     let body = bodies[rng.below(bodies.len() as u64) as usize].to_str().unwrap().to_string();
                     let name = format!("n{}", rng.below(6));
@@ -669,7 +669,7 @@ fn threads_of_two_runtimes_racing_on_the_same_bytes_lose_nothing() {
         for t in 0..8u64 {
             let (rt, bodies, failures) = (&runtimes[(t % 2) as usize], &bodies, &failures);
             s.spawn(move || {
-                let mut rng = Rng(0x1234_5678_9ABC_DEF1 ^ (t + 1) * 0x9E37_79B9);
+                let mut rng = Rng(0x1234_5678_9ABC_DEF1 ^ ((t + 1) * 0x9E37_79B9));
                 for _ in 0..300 {
                     let name = format!("n{}", rng.below(3));
                     let body = &bodies[rng.below(2) as usize];
