@@ -331,6 +331,15 @@ impl wa::Guest for Component {
         let opts = crate::sign::SignOptions { method: o.method, range: o.range.map(range_in), kid: o.kid };
         engine().sign(&ConfigStore, &r, ttl, &opts).map_err(err_out)
     }
+    fn sign_upload(bucket: String, name: String, ttl: u64, o: wa::UploadOptions) -> Result<String, wt::Error> {
+        let opts = crate::sign::upload::UploadOptions {
+            content_type: o.content_type,
+            max_bytes: o.max_bytes,
+            compression: o.compression.map(compression_in),
+            kid: o.kid,
+        };
+        engine().sign_upload(&ConfigStore, &bucket, &name, ttl, &opts).map_err(err_out)
+    }
     fn manifest_create(options: wa::ManifestOptions, parts: Vec<String>) -> Result<wa::PutResult, wt::Error> {
         engine().manifest_create(&manifest_options_in(options), &parts).map(put_result_out).map_err(err_out)
     }

@@ -32,11 +32,53 @@ impl wh::Guest for super::Component {
         let method = method_name(request.method());
         let path = request.path_with_query().unwrap_or_else(|| "/".into());
         let headers = request.headers().entries();
+        let mut body = IncomingBody::new(request.consume().ok());
         drop(request);
         let store = super::engine();
         let now = (store.now)();
         let req = http::Request { method: &method, path_with_query: &path, headers: &headers };
-        send(http::handle(&store, &super::ConfigStore, &req, now), out);
+        let resp = http::route(&store, &super::ConfigStore, &req, &mut body, now);
+        drop(body);
+        send(resp, out);
+    }
+}
+
+/// The request body as [`http::RequestBody`]: read only when a handler asks (uploads).
+struct IncomingBody {
+    body: Option<ht::IncomingBody>,
+    stream: Option<super::bindings::wasi::io::streams::InputStream>,
+}
+
+impl IncomingBody {
+    fn new(body: Option<ht::IncomingBody>) -> Self {
+        IncomingBody { body, stream: None }
+    }
+}
+
+impl Drop for IncomingBody {
+    fn drop(&mut self) {
+        // The stream is a child of the body: it goes first.
+        self.stream.take();
+        self.body.take();
+    }
+}
+
+impl http::RequestBody for IncomingBody {
+    fn next_chunk(&mut self, max: usize) -> Result<Vec<u8>, String> {
+        use super::bindings::wasi::io::streams::StreamError;
+        if self.stream.is_none() {
+            let Some(b) = &self.body else { return Ok(Vec::new()) };
+            self.stream = Some(b.stream().map_err(|()| "the request body was already taken".to_string())?);
+        }
+        let stream = self.stream.as_ref().expect("opened above");
+        loop {
+            match stream.blocking_read(max as u64) {
+                Ok(c) if c.is_empty() => continue,
+                Ok(c) => return Ok(c),
+                Err(StreamError::Closed) => return Ok(Vec::new()),
+                Err(StreamError::LastOperationFailed(e)) => return Err(e.to_debug_string()),
+            }
+        }
     }
 }
 

@@ -15,17 +15,22 @@ pub fn resolve<R: Read>(given: &str, name: Option<&str>, mut input: R) -> std::i
     if given != "auto" {
         return Ok((given.to_string(), Cursor::new(Vec::new()).chain(input)));
     }
-    let (head, complete) = match name.and_then(|n| mime_guess::from_path(n).first_raw()) {
+    let (head, complete) = match name.and_then(by_name) {
         Some(_) => (Vec::new(), false),
         None => read_head(&mut input)?,
     };
     Ok((auto(name, &head, complete), Cursor::new(head).chain(input)))
 }
 
+/// The type registered for `name`'s extension, if any.
+pub fn by_name(name: &str) -> Option<&'static str> {
+    mime_guess::from_path(name).first_raw()
+}
+
 /// The content type for a body named `name` (if any) whose first bytes are `head`;
 /// `complete`: `head` is the whole body.
 fn auto(name: Option<&str>, head: &[u8], complete: bool) -> String {
-    if let Some(m) = name.and_then(|n| mime_guess::from_path(n).first_raw()) {
+    if let Some(m) = name.and_then(by_name) {
         return m.to_string();
     }
     if looks_like_json(head, complete) { "application/json" } else { "application/octet-stream" }.to_string()

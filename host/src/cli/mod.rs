@@ -62,9 +62,9 @@ pub enum Command {
     Manifest(manifest::Args),
     /// Keep a JSON result inline, or store it and print its ResultRef, a preview and selected fields.
     Externalize(externalize::Args),
-    /// Print a signed URL for reading an artifact over HTTP (see `serve`).
+    /// Print a signed URL for reading an artifact, or (`--method PUT`) for uploading one, over HTTP (see `serve`).
     Sign(sign::Args),
-    /// Serve signed artifact reads over HTTP with the edge component.
+    /// Serve signed artifact reads and uploads over HTTP with the edge component.
     Serve(serve::Args),
     /// A web console over the store: browse buckets, preview, download, upload and delete.
     Console(console::Args),

@@ -1,5 +1,6 @@
 //! `artifact serve [--listen 127.0.0.1:8080]`: serves signed reads
-//! (`GET`/`HEAD /v1/artifacts/<id>?exp=…&kid=…&sig=…`) with the edge component on the same
+//! (`GET`/`HEAD /v1/artifacts/<id>?exp=…&kid=…&sig=…`) and signed uploads
+//! (`PUT /v1/uploads?grant=…&sig=…`) with the edge component on the same
 //! backends as the other commands, until Ctrl-C or SIGTERM (requests in flight may finish).
 //! Prints `listening on http://ADDR` on stderr, then one access log line per request. Load
 //! handling (queue, connection limit, timeouts) is described in `artifact_host::serve`.
@@ -41,7 +42,8 @@ pub struct Args {
     /// Time a keep-alive connection may wait for its next request.
     #[arg(long, default_value = "60s")]
     pub idle_timeout: String,
-    /// Time one write may wait for the client to read; a client that stops reading is cut.
+    /// Time one write may wait for the client to read, and an upload's body for the client to
+    /// send; a client that stalls this long is cut (a cut upload stores nothing).
     #[arg(long, default_value = "30s")]
     pub write_timeout: String,
     /// How long to wait for requests in flight at shutdown.

@@ -12,6 +12,7 @@ use crate::metadata::SharedMetadata;
 use crate::storage::{Router, SharedStorage};
 use artifact_component::manifest::{ManifestOptions, Part};
 use artifact_component::model as m;
+use artifact_component::sign::upload::UploadOptions;
 use artifact_component::sign::SignOptions;
 pub use artifact_component::store::GcOptions;
 use bindings::exports::artifact::store::artifacts as wa;
@@ -449,6 +450,11 @@ impl Runtime {
     pub fn sign(&self, r: &str, ttl_secs: u64, opts: &SignOptions) -> Result<String, HostError> {
         self.session()?.sign(r, ttl_secs, opts)
     }
+    /// Mints a signed upload URL path for `bucket` + `name` valid for `ttl_secs`: a `PUT` of it to
+    /// the edge component stores the body within the bounds of `opts`.
+    pub fn sign_upload(&self, bucket: &str, name: &str, ttl_secs: u64, opts: &UploadOptions) -> Result<String, HostError> {
+        self.session()?.sign_upload(bucket, name, ttl_secs, opts)
+    }
     /// Keeps a JSON result inline or stores it (see [`Session::externalize`]).
     pub fn externalize(&self, value_json: &str, opts: &m::ExternalizeOptions) -> Result<m::Externalized, HostError> {
         self.session()?.externalize(value_json, opts)
@@ -530,6 +536,15 @@ impl Session<'_> {
     pub fn sign(&mut self, r: &str, ttl_secs: u64, opts: &SignOptions) -> Result<String, HostError> {
         let o = wa::SignOptions { method: opts.method.clone(), range: opts.range.map(range_out), kid: opts.kid.clone() };
         self.call(|a, s| a.call_sign(s, r, ttl_secs, &o))
+    }
+    pub fn sign_upload(&mut self, bucket: &str, name: &str, ttl_secs: u64, opts: &UploadOptions) -> Result<String, HostError> {
+        let o = wa::UploadOptions {
+            content_type: opts.content_type.clone(),
+            max_bytes: opts.max_bytes,
+            compression: opts.compression.map(compression_out),
+            kid: opts.kid.clone(),
+        };
+        self.call(|a, s| a.call_sign_upload(s, bucket, name, ttl_secs, &o))
     }
     /// Keeps `value_json` inline when its text is at most `inline_max_bytes`, or stores it and
     /// returns the ResultRef with a bounded preview and the selected fields. A failure to store

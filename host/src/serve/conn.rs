@@ -38,7 +38,8 @@ pub struct Timeouts {
     pub header: Duration,
     /// Time a keep-alive connection may wait for its next request.
     pub idle: Duration,
-    /// Time one write to the client may wait (a client that reads nothing for this long is cut).
+    /// Time one write to the client may wait (a client that reads nothing for this long is cut);
+    /// also how long a request body (an upload) may stall ([`super::body`]).
     pub write: Duration,
 }
 

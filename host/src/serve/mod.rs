@@ -15,11 +15,14 @@
 //! - out of file descriptors, accepting backs off and logs once per episode ([`accept`]);
 //! - the component's own work has a deadline (`call_timeout`): until the response head, and then
 //!   between two writes of the body, so a long download to a slow but live client finishes;
-//!   a client that reads nothing for the write timeout is cut;
+//!   a client that reads nothing for the write timeout is cut, and so is an upload whose
+//!   client sends nothing for as long (its body ends in an error and nothing is stored);
+//!   bytes received count as progress, like bytes sent;
 //! - a failure before the head is a `500` JSON answer, not a dropped connection; a failure while
 //!   streaming closes the connection before the body's end (the client sees a short body).
 
 pub mod accept;
+pub mod body;
 pub mod conn;
 pub mod gate;
 
@@ -32,7 +35,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::Linker;
@@ -377,11 +380,17 @@ impl EdgeServer {
         let budget_ms = self.budget.as_millis() as u64;
         let started = conn::now_ms();
         let head_sent = Arc::new(AtomicBool::new(false));
+        // Progress: the last byte of the request body received (an upload), then of the
+        // response sent.
+        let last_read = Arc::new(AtomicU64::new(started));
         {
-            let head_sent = head_sent.clone();
+            let (head_sent, last_read) = (head_sent.clone(), last_read.clone());
             store.epoch_deadline_callback(move |_| {
                 let now = conn::now_ms();
-                let since = if head_sent.load(Ordering::Acquire) { conn.last_write().max(started) } else { started };
+                let mut since = started.max(last_read.load(Ordering::Relaxed));
+                if head_sent.load(Ordering::Acquire) {
+                    since = since.max(conn.last_write());
+                }
                 if now.saturating_sub(since) > budget_ms {
                     return Err(wasmtime::format_err!("request deadline exceeded ({budget_ms} ms of component time without progress)"));
                 }
@@ -390,6 +399,7 @@ impl EdgeServer {
         }
         store.set_epoch_deadline(SLICE_TICKS);
         let (sender, receiver) = tokio::sync::oneshot::channel();
+        let req = req.map(|b| body::TimedBody::new(b, self.opts.timeouts.write, last_read));
         let req = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
         let out = store.data_mut().http().new_response_outparam(sender)?;
         let pre = self.pre.clone();

@@ -1,7 +1,7 @@
 //! Spin: `spin.toml` describes a real Spin application, and the application it describes serves
 //! signed reads.
 //!
-//! `real_spin_up_serves_signed_reads` runs the real `spin up` (Spin 4.0.2 from ../shared/tools,
+//! `real_spin_up_serves_signed_reads_and_uploads` runs the real `spin up` (Spin 4.0.2 from ../shared/tools,
 //! when on PATH). The other tests do what Spin does with the manifest: they run the
 //! component's `build` commands, compose each `[component.artifact.dependencies]` entry into
 //! the component with `wac-graph` following Spin's rules (a dependency name matches imports by
@@ -683,7 +683,33 @@ fn composed_spin_app_serves_signed_reads() {
     let keys = artifact_component::sign::Keys::parse(KEYS, None).unwrap();
     let ghost = artifact_component::sign::sign_path(&keys, "01M84EG4VHHF84MF34ZRCQAC3P", now_secs(), 600, &Default::default()).unwrap();
     assert_eq!(request("GET", &format!("{base}{ghost}"), &[]).status, 404);
+    uploads_work_and_refusals_store_nothing(&base, &|| app.kv.lock().unwrap().len());
     rt.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// Signed uploads against an app at `base`: one stored and read back with a signed GET, then a
+/// forged and an oversized one, after which `kv_rows()` (the key-value store's size) is unchanged.
+fn uploads_work_and_refusals_store_nothing(base: &str, kv_rows: &dyn Fn() -> usize) {
+    use artifact_component::sign::upload::{sign_upload, UploadOptions};
+    let keys = artifact_component::sign::Keys::parse(KEYS, None).unwrap();
+    let opts = UploadOptions { content_type: Some("text/csv".into()), max_bytes: 400_000, ..Default::default() };
+    let url = format!("{base}{}", sign_upload(&keys, "edge", "uploaded.csv", now_secs(), 600, &opts).unwrap());
+    let body: Vec<u8> = (0..300_000u32).map(|i| b"0123456789,\n"[(i % 12) as usize]).collect();
+    let r = crate::common::send("PUT", &url, Some(&body), &[]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["meta"]["sha256"], hex(&Sha256::digest(&body)));
+    let id = v["meta"]["id"].as_str().unwrap();
+    let read = artifact_component::sign::sign_path(&keys, id, now_secs(), 600, &Default::default()).unwrap();
+    let back = request("GET", &format!("{base}{read}"), &[]);
+    assert!(back.status == 200 && back.body == body, "read back: {}", back.status);
+    assert_eq!(crate::common::send("PUT", &url, Some(b"x"), &[]).status, 200, "get-or-create");
+    let before = kv_rows();
+    let fresh = format!("{base}{}", sign_upload(&keys, "edge", "refused.csv", now_secs(), 600, &opts).unwrap());
+    let forged = crate::edge::upload::forge(&fresh, 1, |_| "other".into());
+    assert_eq!(crate::common::send("PUT", &forged, Some(b"x"), &[]).status, 403);
+    assert_eq!(crate::common::send("PUT", &fresh, Some(&vec![7u8; 400_001]), &[]).status, 413);
+    assert_eq!(kv_rows(), before, "a refused upload wrote to the key-value store");
 }
 
 /// The `spin` binary on PATH, if any. `scripts/test.sh` puts Spin 4.0.2 from `../shared/tools`
@@ -699,9 +725,9 @@ fn spin_bin() -> Option<PathBuf> {
 
 /// `spin up` on the repository's own spin.toml, on a key-value store seeded through the same
 /// backend: the real Spin accepts the manifest (its dependency wrapping included) and answers
-/// signed reads with 200, 206, 304, 403 and 404.
+/// signed reads with 200, 206, 304, 403 and 404, and signed uploads (201, 200, 403, 413).
 #[test]
-fn real_spin_up_serves_signed_reads() {
+fn real_spin_up_serves_signed_reads_and_uploads() {
     let Some(spin) = spin_bin() else { return };
     let m = manifest();
     build(&m);
@@ -777,4 +803,7 @@ fn real_spin_up_serves_signed_reads() {
     let mut q = db.prepare("SELECT key, value FROM spin_key_value WHERE store = 'default'").unwrap();
     let after: BTreeMap<String, Vec<u8>> = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
     assert!(after == *app.kv.lock().unwrap(), "reads left the key-value store as seeded");
+    drop(q);
+    let rows = || db.query_row("SELECT COUNT(*) FROM spin_key_value", [], |r| r.get::<_, i64>(0)).unwrap() as usize;
+    uploads_work_and_refusals_store_nothing(&base, &rows);
 }

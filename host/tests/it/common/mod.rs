@@ -194,11 +194,20 @@ pub fn agent() -> ureq::Agent {
 
 /// Sends one request over 127.0.0.1 with a real HTTP client; error statuses are responses too.
 pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
+    send(method, url, None, headers)
+}
+
+/// [`request`] with a body.
+pub fn send(method: &str, url: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> Resp {
     let mut r = agent().request(method, url);
     for (k, v) in headers {
         r = r.set(k, v);
     }
-    let resp = match r.call() {
+    let sent = match body {
+        Some(b) => r.send_bytes(b),
+        None => r.call(),
+    };
+    let resp = match sent {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("{method} {url}: {e}"),

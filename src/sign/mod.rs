@@ -9,6 +9,8 @@
 //! Keep an old key in `signing_keys` after switching `active_kid` and URLs minted with it keep
 //! working until they expire; remove it to revoke them all.
 //!
+//! Signed uploads (`PUT`) are in [`upload`]: same keys, their own canonical form.
+//!
 //! A URL path is `/v1/artifacts/<id>?exp=<unix seconds>&kid=<kid>&sig=<base64url>[&range=a-b]`.
 //! The canonical string is
 //! `ARTIFACT-HMAC-SHA256\n<METHOD>\n<id>\n<exp>\n<range or empty>\n<kid>`; a URL signed for `GET`
@@ -21,6 +23,8 @@ use crate::model::{ByteRange, Error};
 use crate::store::Store;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+pub mod upload;
 
 /// Longest validity of a signed URL, seconds.
 pub const MAX_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -118,7 +122,7 @@ impl Keys {
         &self.active
     }
 
-    fn key(&self, kid: &str) -> Option<&[u8]> {
+    pub(crate) fn key(&self, kid: &str) -> Option<&[u8]> {
         self.keys.iter().find(|(k, _)| k == kid).map(|(_, v)| v.as_slice())
     }
 }
@@ -147,7 +151,7 @@ fn canonical(method: &str, id: &str, exp: u64, range: &str, kid: &str) -> String
     format!("{SCHEME}\n{method}\n{id}\n{exp}\n{range}\n{kid}")
 }
 
-fn mac(key: &[u8], msg: &str) -> Hmac<Sha256> {
+pub(crate) fn mac(key: &[u8], msg: &str) -> Hmac<Sha256> {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
     m.update(msg.as_bytes());
     m
@@ -209,7 +213,7 @@ pub struct Grant {
     pub range: Option<ByteRange>,
 }
 
-fn forbidden(m: &str) -> Error {
+pub(crate) fn forbidden(m: &str) -> Error {
     Error::Forbidden(m.to_string())
 }
 

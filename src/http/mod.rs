@@ -19,6 +19,9 @@
 //!   decompressed. The stored stream is still verified (it is decoded alongside and the SHA-256
 //!   checked before its last chunk goes out).
 //!
+//! `PUT /v1/uploads?grant=…&sig=…` stores the request body (see [`upload`]); [`route`] sends each
+//! request to the right handler.
+//!
 //! Errors are small JSON bodies: `{"error":{"status":403,"kind":"forbidden","message":"…"}}`.
 
 use crate::codec::{self, BlobSource, Verifier};
@@ -26,6 +29,20 @@ use crate::model::{ByteRange, Compression, Error, GetOptions, Record};
 use crate::sign::{self, Config, Keys, PATH_PREFIX};
 use crate::store::{Reader, Store};
 use sha2::Digest;
+
+pub mod upload;
+pub use upload::RequestBody;
+
+/// Sends a request to its handler: signed uploads to [`upload::handle`], everything else to
+/// [`handle`] (signed reads). `body` is read only by uploads.
+pub fn route(store: &Store, cfg: &dyn Config, req: &Request, body: &mut dyn RequestBody, now_ms: u64) -> Response {
+    let path = req.path_with_query.split_once('?').map_or(req.path_with_query, |(p, _)| p);
+    if path == sign::upload::UPLOAD_PATH {
+        upload::handle(store, cfg, req, body, now_ms)
+    } else {
+        handle(store, cfg, req, now_ms)
+    }
+}
 
 /// A request as the handler sees it. Header names are matched case-insensitively.
 pub struct Request<'a> {
@@ -143,6 +160,8 @@ fn from_error(e: &Error) -> Response {
         Error::NotFound(_) | Error::InvalidRef(_) => 404,
         Error::InvalidArgument(_) => 400,
         Error::RangeNotSatisfiable(_) => 416,
+        Error::TooLarge { .. } => 413,
+        Error::Conflict(_) => 409,
         _ => 500,
     };
     error_response(status, e.kind(), &e.to_string())
