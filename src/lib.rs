@@ -15,6 +15,7 @@ pub mod model;
 pub mod preview;
 pub mod refs;
 pub mod result_ref;
+pub mod scope;
 pub mod select;
 pub mod sign;
 pub mod store;

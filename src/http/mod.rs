@@ -19,8 +19,8 @@
 //!   decompressed. The stored stream is still verified (it is decoded alongside and the SHA-256
 //!   checked before its last chunk goes out).
 //!
-//! `PUT /v1/uploads?grant=…&sig=…` stores the request body (see [`upload`]); [`route`] sends each
-//! request to the right handler.
+//! `PUT /v1/uploads?grant=…&sig=…` stores the request body (see [`upload`]), `/v1/api/…` is the
+//! token API (see [`api`]); [`route`] sends each request to the right handler.
 //!
 //! Errors are small JSON bodies: `{"error":{"status":403,"kind":"forbidden","message":"…"}}`.
 
@@ -30,15 +30,19 @@ use crate::sign::{self, Config, Keys, PATH_PREFIX};
 use crate::store::{Reader, Store};
 use sha2::Digest;
 
+pub mod api;
 pub mod upload;
 pub use upload::RequestBody;
 
-/// Sends a request to its handler: signed uploads to [`upload::handle`], everything else to
-/// [`handle`] (signed reads). `body` is read only by uploads.
+/// Sends a request to its handler: signed uploads to [`upload::handle`], the token API to
+/// [`api::handle`], everything else to [`handle`] (signed reads). `body` is read only by
+/// uploads and API writes.
 pub fn route(store: &Store, cfg: &dyn Config, req: &Request, body: &mut dyn RequestBody, now_ms: u64) -> Response {
     let path = req.path_with_query.split_once('?').map_or(req.path_with_query, |(p, _)| p);
     if path == sign::upload::UPLOAD_PATH {
         upload::handle(store, cfg, req, body, now_ms)
+    } else if path.starts_with(api::API_PREFIX) {
+        api::handle(store, cfg, req, body, now_ms)
     } else {
         handle(store, cfg, req, now_ms)
     }

@@ -11,7 +11,7 @@
 //!   stored.
 
 use super::{error_response, from_error, Body, Request, Response};
-use crate::model::Error;
+use crate::model::{Error, PutOptions};
 use crate::sign::upload::verify_upload;
 use crate::sign::{Config, Keys};
 use crate::store::Store;
@@ -52,12 +52,19 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, body: &mut dyn Req
         Ok(g) => g,
         Err(e) => return from_error(&e),
     };
-    if let Some(len) = req.header("content-length").and_then(|v| v.parse::<u64>().ok()) {
-        if len > grant.max_bytes {
-            return from_error(&Error::TooLarge { limit: grant.max_bytes, needed: len });
+    stream_put(store, &grant.put_options(), req, body)
+}
+
+/// Streams the request body into a put with `opts` (its `max_bytes` bounds the body): 201 with
+/// the ResultRef plus `"created": true`, 200 with the existing artifact's when get-or-create
+/// found the pair; on any failure the writer is aborted and nothing is stored.
+pub(crate) fn stream_put(store: &Store, opts: &PutOptions, req: &Request, body: &mut dyn RequestBody) -> Response {
+    if let (Some(len), Some(limit)) = (req.header("content-length").and_then(|v| v.parse::<u64>().ok()), opts.max_bytes) {
+        if len > limit {
+            return from_error(&Error::TooLarge { limit, needed: len });
         }
     }
-    let mut w = match store.open_writer(&grant.put_options()) {
+    let mut w = match store.open_writer(opts) {
         Ok(w) => w,
         Err(e) => return from_error(&e),
     };
@@ -80,18 +87,22 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, body: &mut dyn Req
     match w.finish() {
         Ok(p) => {
             let json = format!("{},\"created\":{}}}\n", p.result_ref.trim_end().trim_end_matches('}'), p.created);
-            let status = if p.created { 201 } else { 200 };
-            Response {
-                status,
-                headers: vec![
-                    ("content-type".into(), "application/json".into()),
-                    ("content-length".into(), json.len().to_string()),
-                    ("cache-control".into(), "no-store".into()),
-                ],
-                body: Body::Bytes(json.into_bytes()),
-            }
+            json_response(if p.created { 201 } else { 200 }, json)
         }
         Err(e) => from_error(&e),
+    }
+}
+
+/// A JSON answer.
+pub(crate) fn json_response(status: u16, json: String) -> Response {
+    Response {
+        status,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("content-length".into(), json.len().to_string()),
+            ("cache-control".into(), "no-store".into()),
+        ],
+        body: Body::Bytes(json.into_bytes()),
     }
 }
 

@@ -166,7 +166,7 @@ fn spin_manifest_is_valid_and_every_import_is_satisfied() {
     assert_eq!(m["application"]["name"].as_str(), Some("artifact"));
     let triggers = m["trigger"]["http"].as_array().expect("[[trigger.http]]");
     assert!(
-        triggers.iter().any(|t| t["route"].as_str() == Some("/v1/artifacts/...") && t["component"].as_str() == Some("artifact")),
+        triggers.iter().any(|t| t["route"].as_str() == Some("/v1/...") && t["component"].as_str() == Some("artifact")),
         "{triggers:?}"
     );
     let vars = m["variables"].as_table().unwrap();
@@ -576,7 +576,11 @@ fn composed_spin_app_serves_signed_reads() {
     let composed = compose_spin(&m);
     let seeder = compose_seeder(&m);
     // The values spin.toml maps into the component: signing_keys and active_kid.
-    let vars = BTreeMap::from([("signing_keys".to_string(), KEYS.to_string()), ("active_kid".to_string(), String::new())]);
+    let vars = BTreeMap::from([
+        ("signing_keys".to_string(), KEYS.to_string()),
+        ("active_kid".to_string(), String::new()),
+        ("api_tokens".to_string(), API_TOKENS.to_string()),
+    ]);
     let app = Arc::new(App::new(&composed, &seeder, vars));
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 
@@ -684,7 +688,39 @@ fn composed_spin_app_serves_signed_reads() {
     let ghost = artifact_component::sign::sign_path(&keys, "01M84EG4VHHF84MF34ZRCQAC3P", now_secs(), 600, &Default::default()).unwrap();
     assert_eq!(request("GET", &format!("{base}{ghost}"), &[]).status, 404);
     uploads_work_and_refusals_store_nothing(&base, &|| app.kv.lock().unwrap().len());
+    token_api_works(&base, &id);
     rt.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// The token API's configuration in the Spin tests: one writer scoped to bucket `api`.
+const API_TOKENS: &str = "spin-api-writer-token:rw:api";
+
+/// The token API against an app at `base`: put, list, a manifest of the put, and a seeded
+/// artifact of bucket `edge` (`seeded`, an id) that the token's scope hides.
+fn token_api_works(base: &str, seeded: &str) {
+    let auth = [("Authorization", "Bearer spin-api-writer-token")];
+    let call = |m: &str, op: &str, body: Option<&[u8]>| {
+        let r = crate::common::send(m, &format!("{base}/v1/api/{op}"), body, &auth);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
+        (r.status, v)
+    };
+    let (s, v) = call("PUT", "put?bucket=api&name=rows.json&content_type=application/json", Some(br#"{"rows":[1,2,3]}"#));
+    assert_eq!(s, 201, "{v}");
+    let id = v["meta"]["id"].as_str().unwrap().to_string();
+    let (s, v) = call("GET", "list?bucket=api", None);
+    assert_eq!((s, v["records"][0]["id"].clone()), (200, serde_json::json!(id)), "{v}");
+    let (s, v) = call("POST", "manifest/create?bucket=api&name=all&strategy=append", Some(format!("[\"{id}\"]").as_bytes()));
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = call("GET", "manifest/parts?manifest=api%2Fall", None);
+    assert_eq!((s, v["parts"].as_array().map(Vec::len)), (200, Some(1)), "{v}");
+    let (s, v) = call("GET", "get?ref=api%2Fall", None);
+    assert_eq!((s, v["data"]["parts"][0]["data"].clone()), (200, serde_json::json!({"rows": [1, 2, 3]})), "{v}");
+    for op in [format!("head?ref={seeded}"), "list?bucket=edge".into(), format!("get?ref={seeded}&mode=bytes")] {
+        assert_eq!(call("GET", &op, None).0, 404, "{op}: outside the token's scope");
+    }
+    assert_eq!(call("PUT", "put?bucket=edge&name=x", Some(b"x")).0, 403);
+    let r = crate::common::send("GET", &format!("{base}/v1/api/list?bucket=api"), None, &[]);
+    assert_eq!(r.status, 401);
 }
 
 /// Signed uploads against an app at `base`: one stored and read back with a signed GET, then a
@@ -731,7 +767,11 @@ fn real_spin_up_serves_signed_reads_and_uploads() {
     let Some(spin) = spin_bin() else { return };
     let m = manifest();
     build(&m);
-    let vars = BTreeMap::from([("signing_keys".to_string(), KEYS.to_string()), ("active_kid".to_string(), String::new())]);
+    let vars = BTreeMap::from([
+        ("signing_keys".to_string(), KEYS.to_string()),
+        ("active_kid".to_string(), String::new()),
+        ("api_tokens".to_string(), API_TOKENS.to_string()),
+    ]);
     let app = App::new(&compose_spin(&m), &compose_seeder(&m), vars);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let data: Vec<u8> = (0..600_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 9) as u8).collect();
@@ -758,6 +798,7 @@ fn real_spin_up_serves_signed_reads_and_uploads() {
         .arg("--state-dir")
         .arg(state.path())
         .args(["--listen", &format!("127.0.0.1:{port}"), "--variable", &format!("signing_keys={KEYS}")])
+        .args(["--variable", &format!("api_tokens={API_TOKENS}")])
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
@@ -806,4 +847,5 @@ fn real_spin_up_serves_signed_reads_and_uploads() {
     drop(q);
     let rows = || db.query_row("SELECT COUNT(*) FROM spin_key_value", [], |r| r.get::<_, i64>(0)).unwrap() as usize;
     uploads_work_and_refusals_store_nothing(&base, &rows);
+    token_api_works(&base, &id);
 }

@@ -17,6 +17,7 @@ use crate::common::{agent, request, Home, Resp};
 use artifact_component::encoding::hex;
 
 mod load;
+mod api;
 pub(crate) mod upload;
 mod nginx;
 
@@ -59,11 +60,21 @@ impl Home {
     fn serve(&self, extra: &[&str]) -> Server {
         self.serve_limited(extra, None)
     }
+    /// `artifact serve` with the token API on: `ARTIFACT_CONFIG_API_TOKENS=tokens`.
+    fn serve_api(&self, tokens: &str) -> Server {
+        self.serve_with(&[], None, &[("ARTIFACT_CONFIG_API_TOKENS", tokens)])
+    }
     /// `artifact serve` with its open-file limit (soft and hard) set to `fds` when given.
     fn serve_limited(&self, extra: &[&str], fds: Option<u32>) -> Server {
+        self.serve_with(extra, fds, &[])
+    }
+    fn serve_with(&self, extra: &[&str], fds: Option<u32>, env: &[(&str, &str)]) -> Server {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
         let mut cmd = self.signed(&args, KEYS);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         if let Some(n) = fds {
             let mut sh = Command::new("sh");
             sh.arg("-c").arg(format!("ulimit -n {n} && exec \"$0\" \"$@\"")).arg(cmd.get_program()).args(cmd.get_args());
@@ -117,6 +128,13 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// Answers one request through the component (so code is compiled and an instance has run),
+    /// then resets the high-water mark of RSS, so `VmHWM` afterwards is the peak of what follows.
+    fn warm_and_reset_peak(&self) {
+        let r = request("GET", &format!("{}/v1/artifacts/00000000000000000000000000", self.base), &[]);
+        assert!(r.status >= 400, "warm-up");
+        std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5").expect("resetting VmHWM (Linux /proc/PID/clear_refs)");
+    }
     fn status_file(&self, field: &str) -> u64 {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         let line = s.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("no {field}"));
