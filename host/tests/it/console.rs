@@ -216,6 +216,38 @@ fn an_upload_that_is_cut_or_too_large_stores_nothing() {
 }
 
 #[test]
+fn a_bucket_pages_with_the_cursor_and_filters_by_date_and_producer() {
+    let h = Home::new();
+    let rt = h.runtime();
+    for i in 0..57 {
+        let o = artifact_host::model::PutOptions {
+            bucket: Some("many".into()),
+            name: Some(format!("f{i:02}.txt")),
+            created_by: Some(if i % 2 == 0 { "even" } else { "odd" }.into()),
+            ..Default::default()
+        };
+        rt.put(format!("{i}").as_bytes(), &o).unwrap();
+    }
+    let c = console(&h, None);
+    let rows = |html: &str| html.matches("<tr><td><a href=\"/a/").count();
+    let first = request("GET", &format!("{}/b/many", c.base), &[]);
+    let html = String::from_utf8_lossy(&first.body).to_string();
+    assert_eq!(rows(&html), 50);
+    assert!(html.contains("57 artifacts"), "the bucket's count");
+    let at = html.find("id=\"next-page\"").expect("a next page link");
+    let href = html[..at].rsplit("href=\"").next().unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    let second = request("GET", &format!("{}{href}", c.base), &[]);
+    assert_eq!(rows(&String::from_utf8_lossy(&second.body)), 7, "{href}");
+    let odd = request("GET", &format!("{}/b/many?created_by=odd", c.base), &[]);
+    assert_eq!(rows(&String::from_utf8_lossy(&odd.body)), 28);
+    let later = request("GET", &format!("{}/b/many?after=2999-01-01", c.base), &[]);
+    assert!(String::from_utf8_lossy(&later.body).contains("No artifact matches these filters"));
+    let bad = request("GET", &format!("{}/b/many?after=yesterday", c.base), &[]);
+    assert_eq!(bad.status, 400, "a bad date is a clear error, not a crash");
+    assert!(String::from_utf8_lossy(&bad.body).contains("2026-12-01"));
+}
+
+#[test]
 fn refuses_a_network_address_unless_told_and_then_needs_the_token() {
     let h = Home::new();
     let o = h.command(&["console", "--listen", "0.0.0.0:0"]).env_remove("ARTIFACT_CONSOLE_TOKEN").output().unwrap();
