@@ -53,8 +53,12 @@ fn component(m: &toml::Table) -> &toml::Table {
 /// Runs the component's `build` commands once per test process (both tests need the output).
 fn build(m: &toml::Table) {
     static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let b = &component(m)["build"];
+    BUILT.get_or_init(|| run_build(&component(m)["build"], &root()));
+}
+
+/// Runs a component's `[build]` commands in `dir`, as `spin build` does.
+fn run_build(b: &toml::Value, dir: &Path) {
+    {
         let cmds: Vec<String> = match &b["command"] {
             toml::Value::String(s) => vec![s.clone()],
             toml::Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
@@ -62,7 +66,7 @@ fn build(m: &toml::Table) {
         };
         for c in cmds {
             let mut cmd = Command::new("sh");
-            cmd.arg("-c").arg(&c).current_dir(root());
+            cmd.arg("-c").arg(&c).current_dir(dir);
             // As host/build.rs: the outer cargo's flags must not leak into the guest builds.
             for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "CARGO_PRIMARY_PACKAGE", "RUSTC_WORKSPACE_WRAPPER", "CARGO_PROFILE_RELEASE_DEBUG"] {
                 cmd.env_remove(var);
@@ -70,7 +74,7 @@ fn build(m: &toml::Table) {
             let st = cmd.status().unwrap_or_else(|e| panic!("{c}: {e}"));
             assert!(st.success(), "build command failed: {c}");
         }
-    });
+    }
 }
 
 struct Dep {
@@ -615,22 +619,7 @@ fn composed_spin_app_serves_signed_reads() {
     assert_eq!(results.iter().filter(|r| r.created).count(), 1);
     assert!(results.iter().all(|r| r.record.id == results[0].record.id));
 
-    // Serve on 127.0.0.1 the way Spin's HTTP trigger does: one instance per request.
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    {
-        let app = app.clone();
-        rt.spawn(async move {
-            loop {
-                let (sock, _) = listener.accept().await.unwrap();
-                let app = app.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| app.clone().handle(req));
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(sock), svc).await;
-                });
-            }
-        });
-    }
+    let base = serve_in_process(&rt, app.clone());
     let path = rt.block_on(app.sign(&id, None));
     let url = if path.starts_with('/') { format!("{base}{path}") } else { path.clone() };
     assert!(url.starts_with(&format!("{base}/v1/artifacts/{id}?exp=")), "{url}");
@@ -690,6 +679,72 @@ fn composed_spin_app_serves_signed_reads() {
     uploads_work_and_refusals_store_nothing(&base, &|| app.kv.lock().unwrap().len());
     token_api_works(&base, &id);
     rt.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// Serves `app` on 127.0.0.1 the way Spin's HTTP trigger does (one instance per request);
+/// returns its base URL.
+fn serve_in_process(rt: &tokio::runtime::Runtime, app: Arc<App>) -> String {
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(async move {
+        loop {
+            let (sock, _) = listener.accept().await.unwrap();
+            let app = app.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| app.clone().handle(req));
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(sock), svc).await;
+            });
+        }
+    });
+    base
+}
+
+/// Writes `kv` as Spin's default key-value store in `state` (`sqlite_key_value.db`).
+fn seed_spin_state(state: &Path, kv: &BTreeMap<String, Vec<u8>>) {
+    let db = rusqlite::Connection::open(state.join("sqlite_key_value.db")).unwrap();
+    db.execute_batch(
+        "CREATE TABLE IF NOT EXISTS spin_key_value (store TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (store, key))",
+    )
+    .unwrap();
+    for (k, v) in kv {
+        db.execute("INSERT INTO spin_key_value (store, key, value) VALUES ('default', ?1, ?2)", rusqlite::params![k, v]).unwrap();
+    }
+}
+
+/// A `spin up` child process; killed when dropped.
+struct SpinUp {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for SpinUp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `spin up --from manifest` on `state`, with `--variable` values; waits until it listens.
+fn spin_up(spin: &Path, manifest: &Path, state: &Path, vars: &[(&str, &str)]) -> SpinUp {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = std::fs::File::create(state.join("spin.log")).unwrap();
+    let mut cmd = Command::new(spin);
+    cmd.args(["up", "--from"]).arg(manifest).arg("--state-dir").arg(state).args(["--listen", &format!("127.0.0.1:{port}")]);
+    for (k, v) in vars {
+        cmd.args(["--variable", &format!("{k}={v}")]);
+    }
+    let child = cmd.stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
+    let mut up = SpinUp { child, base: format!("http://127.0.0.1:{port}") };
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let spin_log = std::fs::read_to_string(state.join("spin.log")).unwrap_or_default();
+        if let Ok(Some(st)) = up.child.try_wait() {
+            panic!("spin up exited with {st}:\n{spin_log}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "spin up did not listen in 300 s:\n{spin_log}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    up
 }
 
 /// The token API's configuration in the Spin tests: one writer scoped to bucket `api`.
@@ -780,50 +835,9 @@ fn real_spin_up_serves_signed_reads_and_uploads() {
 
     // Spin's default key-value store: `<state-dir>/sqlite_key_value.db`, table `spin_key_value`.
     let state = tempfile::tempdir().unwrap();
-    {
-        let db = rusqlite::Connection::open(state.path().join("sqlite_key_value.db")).unwrap();
-        db.execute_batch(
-            "CREATE TABLE IF NOT EXISTS spin_key_value (store TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (store, key))",
-        )
-        .unwrap();
-        for (k, v) in app.kv.lock().unwrap().iter() {
-            db.execute("INSERT INTO spin_key_value (store, key, value) VALUES ('default', ?1, ?2)", rusqlite::params![k, v]).unwrap();
-        }
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let log = std::fs::File::create(state.path().join("spin.log")).unwrap();
-    let mut child = Command::new(&spin)
-        .args(["up", "--from"])
-        .arg(root().join("spin.toml"))
-        .arg("--state-dir")
-        .arg(state.path())
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--variable", &format!("signing_keys={KEYS}")])
-        .args(["--variable", &format!("api_tokens={API_TOKENS}")])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let started = std::time::Instant::now();
-    loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        let spin_log = std::fs::read_to_string(state.path().join("spin.log")).unwrap_or_default();
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("spin up exited with {st}:\n{spin_log}");
-        }
-        assert!(started.elapsed() < Duration::from_secs(300), "spin up did not listen in 300 s:\n{spin_log}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let _guard = Kill(child);
-    let base = format!("http://127.0.0.1:{port}");
+    seed_spin_state(state.path(), &app.kv.lock().unwrap());
+    let up = spin_up(&spin, &root().join("spin.toml"), state.path(), &[("signing_keys", KEYS), ("api_tokens", API_TOKENS)]);
+    let base = up.base.clone();
     let url = format!("{base}{path}");
     let r = request("GET", &url, &[]);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -848,4 +862,45 @@ fn real_spin_up_serves_signed_reads_and_uploads() {
     let rows = || db.query_row("SELECT COUNT(*) FROM spin_key_value", [], |r| r.get::<_, i64>(0)).unwrap() as usize;
     uploads_work_and_refusals_store_nothing(&base, &rows);
     token_api_works(&base, &id);
+}
+
+/// examples/spin-csv-summary: a spin-sdk component that uses the store as a component
+/// dependency. Built by its own spin.toml's commands, composed the way Spin composes it and
+/// served in process, then (when `spin` is on PATH) under the real `spin up`, on a key-value
+/// store seeded through the main app's backend.
+#[test]
+fn spin_sdk_example_summarizes_a_csv_through_the_store() {
+    let m = manifest();
+    build(&m);
+    let dir = root().join("examples/spin-csv-summary");
+    let em: toml::Table = std::fs::read_to_string(dir.join("spin.toml")).unwrap().parse().unwrap();
+    let comp = em["component"]["csv-summary"].as_table().expect("[component.csv-summary]");
+    run_build(&comp["build"], &dir);
+    let (pkg, dep) = comp["dependencies"].as_table().unwrap().iter().next().expect("the store dependency");
+    let dep = Dep { name: pkg.clone(), path: dir.join(dep["path"].as_str().unwrap()), export: None, inherit: vec![] };
+    let composed = compose(&dir.join(comp["source"].as_str().unwrap()), &[("artifact:store".into(), &dep)], None);
+    let app = Arc::new(App::new(&composed, &compose_seeder(&m), BTreeMap::new()));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let csv = "sku,price,name\n1,2.5,bolt\n2,4.0,\"nut, <b>hex</b>\"\n3,1.5,washer\n";
+    let sha = hex(&Sha256::digest(csv.as_bytes()));
+    rt.block_on(app.put(csv.as_bytes(), "prices.csv", "text/csv"));
+    let check = |base: &str| {
+        let r = request("GET", &format!("{base}/summary?ref=edge%2Fprices.csv"), &[]);
+        let html = String::from_utf8_lossy(&r.body).to_string();
+        assert_eq!(r.status, 200, "{html}");
+        for want in ["<span id=rows>3</span>", "<span id=cols>3</span>", "numeric: min 1, max 3", "numeric: min 1.5, max 4, mean 2.67", &sha] {
+            assert!(html.contains(want), "{want} in {html}");
+        }
+        assert!(html.contains("nut, &lt;b&gt;hex&lt;/b&gt;") && !html.contains("<b>hex"), "cells are escaped: {html}");
+        assert_eq!(request("GET", &format!("{base}/summary?ref=edge%2Fmissing.csv"), &[]).status, 404);
+        assert_eq!(request("GET", &format!("{base}/summary"), &[]).status, 400);
+    };
+    check(&serve_in_process(&rt, app.clone()));
+    if let Some(spin) = spin_bin() {
+        let state = tempfile::tempdir().unwrap();
+        seed_spin_state(state.path(), &app.kv.lock().unwrap());
+        let up = spin_up(&spin, &dir.join("spin.toml"), state.path(), &[]);
+        check(&up.base);
+    }
+    rt.shutdown_timeout(Duration::from_secs(1));
 }
