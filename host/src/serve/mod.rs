@@ -8,7 +8,8 @@
 //!
 //! Under load every request gets an answer ([`ServeOptions`] has the knobs):
 //! - at most `instances` requests run at once; the rest wait in a bounded queue for a bounded
-//!   time, then get `503` with `Retry-After` ([`gate`]);
+//!   time, then get `503` with `Retry-After` ([`gate`]); requests with a body (uploads) may
+//!   hold at most half the instances, so slow uploaders cannot starve reads;
 //! - at most `max_connections` are open; when full, the idle connection that waited longest is
 //!   closed for the new one; a connection must send its request head within the header timeout
 //!   and a keep-alive connection its next one within the idle timeout ([`conn`]);
@@ -206,6 +207,9 @@ pub struct EdgeServer {
     budget: Duration,
     opts: ServeOptions,
     gate: Gate,
+    /// Requests with a body (uploads, API writes) that may run at once: half the instances, so
+    /// slow uploaders can never hold every instance and reads always get one.
+    bodies: Arc<tokio::sync::Semaphore>,
     /// `artifact console`: the web UI's routes, beside the signed reads.
     console: Option<Arc<crate::console::Console>>,
 }
@@ -234,7 +238,8 @@ impl EdgeServer {
         crate::embed::add_to_linker(&mut linker)?;
         let pre = ProxyPre::new(linker.instantiate_pre(&component).map_err(load)?).map_err(load)?;
         let gate = Gate::new(opts.instances, opts.queue, opts.queue_timeout);
-        Ok(EdgeServer { pre, shared, stop, budget, opts, gate, console: None })
+        let bodies = Arc::new(tokio::sync::Semaphore::new((opts.instances / 2).max(1)));
+        Ok(EdgeServer { pre, shared, stop, budget, opts, gate, bodies, console: None })
     }
 
     /// Serves the web console's pages too: every path outside `/v1/` goes to it.
@@ -328,10 +333,14 @@ impl EdgeServer {
         let path = req.uri().path().to_string();
         let ms = || started.elapsed().as_secs_f64() * 1e3;
         let console = self.console.clone().filter(|_| crate::console::Console::owns(&path));
+        let mut slot = None;
         let resp = if let Some(console) = console {
             let resp = console.handle(req).await;
             eprintln!("{peer} \"{method} {path}\" {} - {:.1}ms", resp.status().as_u16(), ms());
             resp
+        } else if let Err(refused) = self.body_slot(&req).map(|p| slot = p) {
+            eprintln!("{peer} \"{method} {path}\" 503 - {:.1}ms (every upload slot is taken)", ms());
+            refused
         } else {
             match self.gate.enter().await {
             Err(why) => {
@@ -360,10 +369,25 @@ impl EdgeServer {
         // The connection stays busy until the body is sent or dropped.
         resp.map(|b| {
             b.map_frame(move |f| {
-                let _busy = &busy;
+                let _held = (&busy, &slot);
                 f
             })
             .boxed_unsync()
+        })
+    }
+
+    /// A request with a body takes an upload slot, held until its response is sent; `Err(503)`
+    /// when none is free.
+    fn body_slot(&self, req: &hyper::Request<Incoming>) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, hyper::Response<HyperOutgoingBody>> {
+        let h = req.headers();
+        let has_body = h.get("content-length").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() != "0") || h.contains_key("transfer-encoding");
+        if !has_body {
+            return Ok(None);
+        }
+        self.bodies.clone().try_acquire_owned().map(Some).map_err(|_| {
+            let mut r = json_error(503, "unavailable", "every upload slot is in use; retry later");
+            r.headers_mut().insert("retry-after", self.opts.retry_after_secs.into());
+            r
         })
     }
 

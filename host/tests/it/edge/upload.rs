@@ -212,3 +212,40 @@ fn a_large_upload_streams_in_bounded_memory() {
     eprintln!("upload of {mib} MiB: server peak RSS {} MiB", peak >> 20);
     assert!(peak <= 64 << 20, "peak RSS {} MiB", peak >> 20);
 }
+
+#[test]
+fn slow_uploaders_cannot_take_every_instance() {
+    let home = Home::new();
+    let id = home.put("small.txt", b"still readable", &[]);
+    // Four instances: two upload slots.
+    let server = home.serve(&["--max-instances", "4"]);
+    let base = server.base.clone();
+    let host = base.strip_prefix("http://").unwrap().to_string();
+    let mut stalled = Vec::new();
+    for name in ["slow/a.bin", "slow/b.bin"] {
+        let url = home.sign(&base, name, &["--method", "PUT", "--max-bytes", "1000"]);
+        let path = url.strip_prefix(&base).unwrap().to_string();
+        let mut s = std::net::TcpStream::connect(&host).unwrap();
+        write!(s, "PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 1000\r\n\r\n").unwrap();
+        s.write_all(&[1u8; 10]).unwrap();
+        stalled.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let third = home.sign(&base, "slow/c.bin", &["--method", "PUT", "--max-bytes", "1000"]);
+    let r = put(&third, b"x", &[]);
+    assert_eq!((r.status, r.header("retry-after")), (503, Some("1")), "{}", String::from_utf8_lossy(&r.body));
+    for _ in 0..3 {
+        let r = get(&home.sign(&base, &id, &[]), &[]);
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"still readable"[..]), "reads keep their instances");
+    }
+    drop(stalled);
+    let started = std::time::Instant::now();
+    loop {
+        let r = put(&third, b"x", &[]);
+        if r.status == 201 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the slots came back: {}", r.status);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
