@@ -13,6 +13,12 @@ eval "$(bash scripts/services.sh start)"
 trap 'bash scripts/services.sh stop' EXIT
 export ARTIFACT_BENCH_POSTGRES=${ARTIFACT_BENCH_POSTGRES:-$ARTIFACT_TEST_POSTGRES}
 
+# Spin 4.0.2 (../shared/tools, when beside the clone) for the Spin row of scenario 4.
+if [ -x ../shared/tools/unpack ] && ! command -v spin >/dev/null; then
+    PATH="$(bash ../shared/tools/unpack "$PWD/target/tools"):$PATH"
+    export PATH
+fi
+
 PROFILE=${ARTIFACT_BENCH_PROFILE:-benchmark}
 # Without the S3 backend (--no-default-features): no scenario uses it, and it is a third of the
 # host's compile time. bench/src/cli.rs builds the artifact binary with the same flags.

@@ -344,6 +344,7 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
     if !status.contains("200") {
         return Err(format!("signed GET {first} answered {status:?}"));
     }
+    let mut serve_4k = None;
     for ((size, n), path) in sizes.iter().zip(&nginx).zip(&paths) {
         let w = wrk(&format!("http://127.0.0.1:{port}{path}"), secs)?;
         let ratio = w.rps / n.rps;
@@ -352,8 +353,77 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
         let reference = format!("{:.0} rps, p99 {} nginx static", n.rps, n.p99);
         let row = Row::new(label, ours, reference);
         rows.push(if *size == 4 << 10 { row.ratio_at_least(ratio, 0.5, "≥ 0.5 of nginx rps") } else { row.ratio_info(ratio) });
+        if *size == 4 << 10 {
+            serve_4k = Some(w);
+        }
     }
     drop(srv);
+    if let Some(serve) = serve_4k {
+        rows.push(spin_row(&dir, &www.join(format!("f{}", 4 << 10)), key, &serve, secs));
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(rows)
+}
+
+/// The same signed 4 KiB GET served by the repository's Spin app under the real `spin up`
+/// (the store in Spin's key-value store, the file put there by a signed upload), against
+/// `artifact serve`'s rate measured just before.
+fn spin_row(dir: &Path, file: &Path, key: &str, serve: &Wrk, secs: u64) -> Row {
+    let label = format!("4 HTTP signed GET 4 KiB on Spin (spin up, wrk -t1 -c16 -d{secs}s)");
+    let reference = format!("{:.0} rps artifact serve", serve.rps);
+    let run = || -> Result<Wrk, String> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no repository root")?;
+        let st = Command::new("spin").args(["build", "--from"]).arg(root.join("spin.toml")).stdout(Stdio::null()).status().map_err(|e| e.to_string())?;
+        if !st.success() {
+            return Err("spin build failed".into());
+        }
+        let state = dir.join("spin-state");
+        std::fs::create_dir_all(&state).map_err(|e| e.to_string())?;
+        let port = free_port()?;
+        let child = Command::new("spin")
+            .args(["up", "--from"])
+            .arg(root.join("spin.toml"))
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--variable", &format!("signing_keys=bench:{key}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spin up: {e}"))?;
+        let mut srv = Server(child);
+        wait_listening(port, &mut srv.0)?;
+        let bin = artifact_bin()?;
+        let sign = |args: &[&str]| -> Result<String, String> {
+            let out = Command::new(&bin)
+                .args(args)
+                .env("ARTIFACT_SIGNING_KEYS", format!("bench:{key}"))
+                .env("ARTIFACT_BASE_URL", format!("http://127.0.0.1:{port}"))
+                .env("ARTIFACT_HOME", dir.join("spin-signer"))
+                .output()
+                .map_err(|e| e.to_string())?;
+            let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if out.status.success() { Ok(text) } else { Err(format!("artifact {args:?}: {}", String::from_utf8_lossy(&out.stderr))) }
+        };
+        let upload = sign(&["sign", "--method", "PUT", "bench/f4096", "--max-bytes", "4096"])?;
+        let out = Command::new("curl").args(["-sS", "-T"]).arg(file).arg(&upload).output().map_err(|e| format!("curl: {e}"))?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("upload answer: {e}"))?;
+        let id = v["meta"]["id"].as_str().ok_or("upload answer without meta.id")?.to_string();
+        let url = sign(&["sign", "--no-lookup", &id, "--ttl", "15m"])?;
+        let path = signed_path(&url).ok_or("no URL path")?;
+        let status = http_status(port, &path);
+        if !status.contains("200") {
+            return Err(format!("signed GET on Spin answered {status:?}"));
+        }
+        wrk(&url, secs)
+    };
+    if !have("spin") || !have("curl") {
+        return Row::new(label, "not run", reference).pending("needs spin (../shared/tools, on PATH) and curl");
+    }
+    match run() {
+        Ok(w) => {
+            let ours = format!("{:.0} rps, p99 {}{}", w.rps, w.p99, if w.errors { " (errors!)" } else { "" });
+            Row::new(label, ours, reference).ratio_at_least(w.rps / serve.rps, 0.5, "≥ 0.5 of artifact serve rps")
+        }
+        Err(e) => Row::new(label, "failed", reference).pending(e),
+    }
 }
