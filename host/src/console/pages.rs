@@ -261,14 +261,6 @@ pub fn artifact(rt: &Runtime, id: &str, who: &Viewer<'_>) -> Result<View, HostEr
     row(&mut body, "expires", &expires);
     body.push_str("</dl>");
 
-    let result_ref = artifact_component::result_ref::to_value(&r);
-    let pretty = serde_json::to_string_pretty(&result_ref).unwrap_or_default();
-    let _ = write!(
-        body,
-        "<section><h2>ResultRef <button type=\"button\" class=\"copy\" data-copy=\"result-ref\">copy</button></h2><pre id=\"result-ref\">{}</pre></section>",
-        esc(&pretty)
-    );
-
     body.push_str("<section id=\"preview\"><h2>");
     if r.kind == m::Kind::Manifest {
         body.push_str("parts</h2>");
@@ -297,6 +289,14 @@ pub fn artifact(rt: &Runtime, id: &str, who: &Viewer<'_>) -> Result<View, HostEr
         }
     }
     body.push_str("</section>");
+    let result_ref = artifact_component::result_ref::to_value(&r);
+    let pretty = serde_json::to_string_pretty(&result_ref).unwrap_or_default();
+    let _ = write!(
+        body,
+        "<section><h2>ResultRef <button type=\"button\" class=\"copy\" data-copy=\"result-ref\">copy</button></h2><pre id=\"result-ref\">{}</pre></section>",
+        esc(&pretty)
+    );
+
     let crumbs = vec![(bucket_href(&r.bucket), r.bucket.clone())];
     Ok(View { title: r.name.clone(), crumbs, body })
 }

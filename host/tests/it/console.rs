@@ -260,6 +260,8 @@ fn refuses_a_network_address_unless_told_and_then_needs_the_token() {
 
 fn screenshots() -> PathBuf {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
+    // Only this run's pictures.
+    let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -374,6 +376,7 @@ fn a_person_browses_previews_downloads_uploads_and_deletes_in_chromium() {
     b.goto(&format!("{}/b/reports", c.base));
     assert!(b.find_all("#upload").is_empty(), "no upload area before signing in");
     b.goto(&format!("{}/login?next=%2Fb%2Freports", c.base));
+    b.screenshot(&shots.join("07-sign-in.png"));
     b.find("#token").unwrap().send_keys("tok");
     b.find("form.login button[type=submit]").unwrap().click();
     wait_until("the bucket after signing in", Duration::from_secs(10), || b.url().ends_with("/b/reports"));
@@ -389,11 +392,11 @@ fn a_person_browses_previews_downloads_uploads_and_deletes_in_chromium() {
     );
     wait_until("the dropped upload", Duration::from_secs(60), || b.find_all("#upload-status li.created").len() == 2);
     assert_eq!(h.cmd(&["cat", "reports/dropped.txt"]).stdout, b"dropped text");
-    b.screenshot(&shots.join("07-uploaded.png"));
+    b.screenshot(&shots.join("08-uploaded.png"));
     b.exec("[...document.querySelectorAll('#upload-status a')].find(a => a.textContent === 'dropped.txt').click()", vec![]);
     b.find("#delete").unwrap().click();
     b.find("#confirm-delete").unwrap();
-    b.screenshot(&shots.join("08-confirm-delete.png"));
+    b.screenshot(&shots.join("09-confirm-delete.png"));
     b.find("#confirm-delete").unwrap().click();
     b.wait_for(".notice", Duration::from_secs(10)).unwrap();
     assert!(b.find(".notice").unwrap().text().contains("dropped.txt"));
@@ -408,7 +411,7 @@ fn a_person_browses_previews_downloads_uploads_and_deletes_in_chromium() {
     let mut want = hostile.to_vec();
     want.sort();
     assert_eq!(shown, want);
-    b.screenshot(&shots.join("09-hostile.png"));
+    b.screenshot(&shots.join("10-hostile.png"));
     for n in &hostile {
         b.goto(&format!("{}/b/hostile", c.base));
         b.exec("[...document.querySelectorAll('#artifacts a')].find(a => a.textContent === arguments[0]).click()", vec![serde_json::json!(n)]);
@@ -417,9 +420,15 @@ fn a_person_browses_previews_downloads_uploads_and_deletes_in_chromium() {
         assert_eq!(b.exec("return window.__pwned === undefined && document.scripts.length", vec![]), serde_json::json!(1), "{n:?}");
     }
 
+    // An address that names nothing: a page that says so and links back.
+    b.goto(&format!("{}/a/01M84EG4VHHF84MF34ZRCQAC3P", c.base));
+    assert_eq!(b.find("h1").unwrap().text(), "not found");
+    assert!(b.find(".error").unwrap().text().contains("no artifact"));
+    b.screenshot(&shots.join("11-not-found.png"));
+
     // A phone-sized window still shows the bucket table.
     b.set_window_size(390, 844);
     b.goto(&format!("{}/b/reports", c.base));
     b.find("#artifacts").unwrap();
-    b.screenshot(&shots.join("10-phone.png"));
+    b.screenshot(&shots.join("12-phone.png"));
 }
