@@ -23,8 +23,8 @@
 //! buckets is `not-found` exactly as a missing one; a write outside them, or any write with a
 //! `ro` token, is 403. A manifest is read or resolved only when every part is in scope.
 
-use super::upload::{json_response, stream_put, RequestBody};
-use super::{error_response, from_error, Body, Request, Response};
+use super::upload::{stream_put, with_created, RequestBody};
+use super::{error_response, from_error, json_response, Body, Request, Response};
 use crate::codec;
 use crate::manifest::{ManifestOptions, Strategy};
 use crate::model::{Compression, Error, GetOptions, IfExists, Kind, ListQuery, Mode, Order, PutOptions, Record};
@@ -299,7 +299,7 @@ impl Api<'_> {
             ..Default::default()
         };
         let p = self.store.manifest_create(&opts, &ids)?;
-        Ok(json_response(201, format!("{},\"created\":{}}}\n", p.result_ref.trim_end_matches('}'), p.created)))
+        Ok(json_response(201, with_created(&p)))
     }
 
     fn manifest_target(&self, q: &Query) -> Result<Record, Error> {
@@ -474,7 +474,7 @@ mod tests {
             rr.clone(),
             rr_wrong,
             b.logical_ref.replace("/b/", "/a/"),
-            format!("a/../b/secret.json"),
+            "a/../b/secret.json".to_string(),
         ];
         let mut attempts: Vec<(String, String, Vec<u8>)> = Vec::new();
         for r in &refs {

@@ -140,21 +140,23 @@ fn json_escape(s: &str) -> String {
 
 /// A JSON error response.
 pub fn error_response(status: u16, kind: &str, message: &str) -> Response {
-    let body = format!(
-        "{{\"error\":{{\"status\":{status},\"kind\":{},\"message\":{}}}}}\n",
-        json_escape(kind),
-        json_escape(message)
+    json_response(
+        status,
+        format!("{{\"error\":{{\"status\":{status},\"kind\":{},\"message\":{}}}}}\n", json_escape(kind), json_escape(message)),
     )
-    .into_bytes();
+}
+
+/// A JSON answer from memory (errors, upload results, the token API).
+pub fn json_response(status: u16, json: String) -> Response {
     Response {
         status,
         headers: vec![
             ("content-type".into(), "application/json".into()),
-            ("content-length".into(), body.len().to_string()),
+            ("content-length".into(), json.len().to_string()),
             ("cache-control".into(), "no-store".into()),
             ("x-content-type-options".into(), "nosniff".into()),
         ],
-        body: Body::Bytes(body),
+        body: Body::Bytes(json.into_bytes()),
     }
 }
 

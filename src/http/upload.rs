@@ -10,7 +10,7 @@
 //! - on any failure (a cut body, the size, a storage error) the writer is aborted: nothing is
 //!   stored.
 
-use super::{error_response, from_error, Body, Request, Response};
+use super::{error_response, from_error, json_response, Request, Response};
 use crate::model::{Error, PutOptions};
 use crate::sign::upload::verify_upload;
 use crate::sign::{Config, Keys};
@@ -86,24 +86,15 @@ pub(crate) fn stream_put(store: &Store, opts: &PutOptions, req: &Request, body: 
     }
     match w.finish() {
         Ok(p) => {
-            let json = format!("{},\"created\":{}}}\n", p.result_ref.trim_end().trim_end_matches('}'), p.created);
-            json_response(if p.created { 201 } else { 200 }, json)
+            json_response(if p.created { 201 } else { 200 }, with_created(&p))
         }
         Err(e) => from_error(&e),
     }
 }
 
-/// A JSON answer.
-pub(crate) fn json_response(status: u16, json: String) -> Response {
-    Response {
-        status,
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            ("content-length".into(), json.len().to_string()),
-            ("cache-control".into(), "no-store".into()),
-        ],
-        body: Body::Bytes(json.into_bytes()),
-    }
+/// The ResultRef JSON with `"created"` added, as `artifact put` prints it.
+pub(crate) fn with_created(p: &crate::model::PutResult) -> String {
+    format!("{},\"created\":{}}}\n", p.result_ref.trim_end().trim_end_matches('}'), p.created)
 }
 
 #[cfg(test)]

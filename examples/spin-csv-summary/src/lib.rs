@@ -42,7 +42,8 @@ fn page(status: u16, body: String) -> Response {
     Response::builder().status(status).header("content-type", "text/html; charset=utf-8").body(html).build()
 }
 
-/// `%XX` and `+` decoding of one query value.
+/// `%XX` and `+` decoding of one query value. (The store has one, `artifact_component::encoding`,
+/// but linking that crate would bring its component exports into this one.)
 fn decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());

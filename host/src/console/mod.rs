@@ -208,15 +208,24 @@ impl Console {
         self.html(headers, StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN), pages::error(status, msg, hint))
     }
 
-    async fn sign_in(self: &Arc<Self>, req: Request<Incoming>) -> Resp {
+    /// Reads a submitted form and checks its request with `check` (the sign-in rules or the
+    /// write rules, given the form's `csrf` field); a refusal or a bad form is the answer.
+    async fn checked_form(
+        &self,
+        req: Request<Incoming>,
+        check: fn(&Auth, &hyper::HeaderMap, Option<&str>) -> Result<(), Denied>,
+    ) -> Result<(hyper::HeaderMap, Vec<(String, String)>), Resp> {
         let headers = req.headers().clone();
-        let form = match read_form(req).await {
-            Ok(f) => f,
-            Err(e) => return self.fail(&headers, e),
+        let form = read_form(req).await.map_err(|e| self.fail(&headers, e))?;
+        check(&self.auth, &headers, field(&form, "csrf")).map_err(|d| self.denied(&headers, d))?;
+        Ok((headers, form))
+    }
+
+    async fn sign_in(self: &Arc<Self>, req: Request<Incoming>) -> Resp {
+        let (headers, form) = match self.checked_form(req, Auth::check_sign_in_form).await {
+            Ok(x) => x,
+            Err(refused) => return refused,
         };
-        if let Err(d) = self.auth.check_sign_in_form(&headers, field(&form, "csrf")) {
-            return self.denied(&headers, d);
-        }
         let next = local_path(field(&form, "next").unwrap_or("/"));
         match self.auth.sign_in(field(&form, "token").unwrap_or("")) {
             Some(cookie) => redirect(next, Some(&cookie)),
@@ -230,26 +239,17 @@ impl Console {
     }
 
     async fn sign_out(self: &Arc<Self>, req: Request<Incoming>) -> Resp {
-        let headers = req.headers().clone();
-        let form = match read_form(req).await {
-            Ok(f) => f,
-            Err(e) => return self.fail(&headers, e),
-        };
-        if let Err(d) = self.auth.check_write(&headers, field(&form, "csrf")) {
-            return self.denied(&headers, d);
+        if let Err(refused) = self.checked_form(req, Auth::check_write).await {
+            return refused;
         }
         redirect("/", Some(&Auth::sign_out()))
     }
 
     async fn delete(self: &Arc<Self>, req: Request<Incoming>, id: String) -> Resp {
-        let headers = req.headers().clone();
-        let form = match read_form(req).await {
-            Ok(f) => f,
-            Err(e) => return self.fail(&headers, e),
+        let (headers, _) = match self.checked_form(req, Auth::check_write).await {
+            Ok(x) => x,
+            Err(refused) => return refused,
         };
-        if let Err(d) = self.auth.check_write(&headers, field(&form, "csrf")) {
-            return self.denied(&headers, d);
-        }
         let r = self
             .call(move |rt| {
                 let rec = rt.head(&id)?;

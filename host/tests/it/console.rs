@@ -4,26 +4,19 @@
 //! `target/console-screenshots/`. Without Chromium the browser test skips, unless
 //! `ARTIFACT_REQUIRE_BROWSER=1` (set by scripts/test.sh, which installs it).
 
-use crate::common::{random_bytes, request, Home, Resp};
+use crate::common::{random_bytes, request, send_with, Home, Reaped, Resp};
 use crate::webdriver::{self, Browser};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// `artifact console` as a child process; killed when dropped.
 struct Console {
-    child: Child,
+    _child: Reaped,
     base: String,
     host: String,
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn console(h: &Home, token: Option<&str>) -> Console {
@@ -48,7 +41,7 @@ fn console_with(h: &Home, token: Option<&str>, extra: &[&str]) -> Console {
     });
     let base = rx.recv_timeout(Duration::from_secs(300)).expect("the console did not start");
     let host = base.trim_start_matches("http://").to_string();
-    Console { child, base, host }
+    Console { _child: Reaped(child), base, host }
 }
 
 /// What a store holds, as the CLI lists it, and its blob files.
@@ -85,22 +78,10 @@ fn post(c: &Console, path: &str, form: &str, headers: &[(&str, &str)]) -> Resp {
     send(c, "POST", path, form.as_bytes(), &[&[("content-type", "application/x-www-form-urlencoded")], headers].concat())
 }
 
+/// One request to the console, redirects not followed (they are what some answers are).
 fn send(c: &Console, method: &str, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Resp {
     let agent = ureq::AgentBuilder::new().redirects(0).timeout(Duration::from_secs(120)).build();
-    let mut r = agent.request(method, &format!("{}{path}", c.base));
-    for (k, v) in headers {
-        r = r.set(k, v);
-    }
-    let resp = match r.send_bytes(body) {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {path}: {e}"),
-    };
-    let status = resp.status();
-    let headers = resp.headers_names().iter().map(|n| (n.clone(), resp.header(n).unwrap_or("").to_string())).collect();
-    let mut body = Vec::new();
-    std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).unwrap();
-    Resp { status, headers, body }
+    send_with(&agent, method, &format!("{}{path}", c.base), Some(body), headers)
 }
 
 #[test]

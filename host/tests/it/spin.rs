@@ -713,16 +713,10 @@ fn seed_spin_state(state: &Path, kv: &BTreeMap<String, Vec<u8>>) {
 
 /// A `spin up` child process; killed when dropped.
 struct SpinUp {
-    child: std::process::Child,
+    child: crate::common::Reaped,
     base: String,
 }
 
-impl Drop for SpinUp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `spin up --from manifest` on `state`, with `--variable` values; waits until it listens.
 fn spin_up(spin: &Path, manifest: &Path, state: &Path, vars: &[(&str, &str)]) -> SpinUp {
@@ -734,11 +728,11 @@ fn spin_up(spin: &Path, manifest: &Path, state: &Path, vars: &[(&str, &str)]) ->
         cmd.args(["--variable", &format!("{k}={v}")]);
     }
     let child = cmd.stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
-    let mut up = SpinUp { child, base: format!("http://127.0.0.1:{port}") };
+    let mut up = SpinUp { child: crate::common::Reaped(child), base: format!("http://127.0.0.1:{port}") };
     let started = std::time::Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         let spin_log = std::fs::read_to_string(state.join("spin.log")).unwrap_or_default();
-        if let Ok(Some(st)) = up.child.try_wait() {
+        if let Ok(Some(st)) = up.child.0.try_wait() {
             panic!("spin up exited with {st}:\n{spin_log}");
         }
         assert!(started.elapsed() < Duration::from_secs(300), "spin up did not listen in 300 s:\n{spin_log}");

@@ -6,7 +6,7 @@
 use artifact_host::Runtime;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 /// Held by the tests that load the machine with racing processes and by the tests whose server
 /// (moto) decides a race of conditional writes: moto's If-None-Match check is not atomic under
@@ -199,7 +199,12 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
 
 /// [`request`] with a body.
 pub fn send(method: &str, url: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> Resp {
-    let mut r = agent().request(method, url);
+    send_with(&agent(), method, url, body, headers)
+}
+
+/// [`send`] through `agent` (e.g. one that does not follow redirects).
+pub fn send_with(agent: &ureq::Agent, method: &str, url: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> Resp {
+    let mut r = agent.request(method, url);
     for (k, v) in headers {
         r = r.set(k, v);
     }
@@ -217,4 +222,14 @@ pub fn send(method: &str, url: &str, body: Option<&[u8]>, headers: &[(&str, &str
     let mut body = Vec::new();
     std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).unwrap();
     Resp { status, headers, body }
+}
+
+/// A child process (a server under test) killed and reaped when dropped.
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

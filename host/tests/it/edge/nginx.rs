@@ -9,7 +9,7 @@
 use super::{Home, KEYS};
 use crate::common::{request, Resp};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SIZE: usize = 100_000;
@@ -54,16 +54,10 @@ fn nginx_bin() -> PathBuf {
 
 /// nginx serving one directory on 127.0.0.1, in the foreground; stopped when dropped.
 struct Nginx {
-    child: Child,
+    _child: crate::common::Reaped,
     base: String,
 }
 
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn start_nginx(dir: &std::path::Path, root: &std::path::Path) -> Nginx {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -98,7 +92,7 @@ http {{
         assert!(Instant::now() < deadline, "nginx did not start: {:?}", std::fs::read_to_string(dir.join("error.log")));
         std::thread::sleep(Duration::from_millis(50));
     }
-    Nginx { child, base }
+    Nginx { _child: crate::common::Reaped(child), base }
 }
 
 #[test]
