@@ -121,6 +121,24 @@ impl ChunkIndex {
         out
     }
 
+    /// The index of an object stored *as is* (no compression) in one chunk: its only chunk is the
+    /// logical bytes, so its digest is the record's `sha256` and nothing needs to be stored or
+    /// read to know it. `None` outside `1..=CHUNK` bytes (an empty object has no chunk to check
+    /// the digest on; it takes the stored-index path) or for a malformed digest.
+    pub fn implied(object_size: u64, sha256: &str) -> Option<ChunkIndex> {
+        if object_size == 0 || object_size > CHUNK {
+            return None;
+        }
+        let logical = parse_hex32(sha256).ok()?;
+        Some(ChunkIndex { object_size, chunk_size: CHUNK, logical, digests: vec![logical] })
+    }
+
+    /// Whether this index says nothing [`ChunkIndex::implied`] does not (one chunk whose digest
+    /// is the logical one): such an index is not written.
+    pub fn is_implied(&self) -> bool {
+        self.digests.len() == 1 && self.digests[0] == self.logical
+    }
+
     /// Parses `b` and checks it against the object it claims to describe: `None` unless it is
     /// intact, for an object of `object_size` bytes, and bound to the logical digest `sha256`.
     pub fn decode(b: &[u8], object_size: u64, sha256: &str) -> Option<ChunkIndex> {

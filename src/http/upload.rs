@@ -44,7 +44,7 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, body: &mut dyn Req
         return r;
     }
     let query = req.path_with_query.split_once('?').map_or("", |(_, q)| q);
-    let keys = match Keys::from_config(cfg) {
+    let keys = match Keys::for_verifying(cfg) {
         Ok(k) => k,
         Err(e) => return error_response(500, "configuration", &format!("the server cannot verify signatures: {e}")),
     };

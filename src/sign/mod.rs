@@ -86,6 +86,16 @@ impl Keys {
         Keys::parse(&keys, active.as_deref())
     }
 
+    /// Reads only `signing_keys`: enough to verify (the active key only matters for minting).
+    /// One configuration lookup less per signed request, which on hosts where a host call
+    /// costs as much as the request's own work (Spin) is measurable.
+    pub fn for_verifying(c: &dyn Config) -> Result<Keys, Error> {
+        let keys = c.get(KEYS_CONFIG)?.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+            Error::InvalidArgument(format!("signing is not configured: set {KEYS_CONFIG} (kid:base64key,...)"))
+        })?;
+        Keys::parse(&keys, None)
+    }
+
     /// Parses `kid:base64key,...` and the active key id.
     pub fn parse(signing_keys: &str, active_kid: Option<&str>) -> Result<Keys, Error> {
         let bad = |m: String| Error::InvalidArgument(format!("{KEYS_CONFIG}: {m}"));

@@ -145,6 +145,34 @@ fn objects_without_an_index_are_indexed_on_first_read() {
     assert!(matches!(stream(&st, &p.record.id, r).1, Err(Error::Integrity(_))));
 }
 
+/// An uncompressed object of one chunk is its own index: none is written or read, and a
+/// flipped byte anywhere in it still fails the read before any byte; compressed small objects
+/// and larger ones keep a stored index.
+#[test]
+fn one_raw_chunk_needs_no_stored_index_and_is_still_verified() {
+    let (st, mem, _) = store();
+    let objects = |mem: &MemStorage| mem.objects.lock().unwrap().keys().filter(|k| k.contains("://index/")).count();
+    for n in [1, 4096, crate::chunks::CHUNK as usize] {
+        let data = body(n, n as u32);
+        let p = put(&st, &data, |_| {});
+        assert_eq!(objects(&mem), 0, "{n} bytes: no index written");
+        assert_eq!(stream(&st, &p.record.id, None), (data.clone(), Ok(())));
+        let r = Some(ByteRange::Bounded { start: (n / 2) as u64, end: (n / 2) as u64 });
+        assert_eq!(stream(&st, &p.record.id, r).0, data[n / 2..=n / 2]);
+        let mut b = data.clone();
+        b[n - 1] ^= 1;
+        set(&mem, &p.record.location.uri, b);
+        for range in [None, r] {
+            let (got, end) = stream(&st, &p.record.id, range);
+            assert!(got.is_empty() && matches!(end, Err(Error::Integrity(_))), "{n} bytes {range:?}: {end:?}");
+        }
+    }
+    let before = objects(&mem);
+    put(&st, &body(crate::chunks::CHUNK as usize + 1, 9), |_| {});
+    put(&st, &body(5000, 10), |o| o.compression = Some(Compression::Gzip));
+    assert_eq!(objects(&mem), before + 2, "two chunks, or compressed: indexed");
+}
+
 #[test]
 fn a_squatted_content_address_is_replaced_not_trusted() {
     let (st, mem, _) = store();

@@ -6,22 +6,41 @@
 //! `artifact:store/types`; once the dependency supplies `types`, those types live inside the
 //! composition and the re-exported `artifacts` is not a valid export ("instance not valid to be
 //! used as export"). Spin serves only the HTTP handler, so the wrapper drops the rest.
+//!
+//! `spin-http-only IN.wasm OUT.wasm BACKEND.wasm` also plugs every `artifact:store/*` import
+//! from BACKEND's exports: one component for runtimes that do not compose dependencies, such as
+//! `wasmtime serve` with the key-value backend built `--features wasmtime` (see the README,
+//! "Other runtimes"). What BACKEND does not supply (WASI, `wasi:config`) stays an import.
 
 use wac_graph::types::Package;
 use wac_graph::CompositionGraph;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, input, output] = args.as_slice() else {
-        eprintln!("usage: spin-http-only IN.wasm OUT.wasm");
-        std::process::exit(2);
+    let (input, output, backend) = match args.as_slice() {
+        [_, i, o] => (i, o, None),
+        [_, i, o, b] => (i, o, Some(b)),
+        _ => {
+            eprintln!("usage: spin-http-only IN.wasm OUT.wasm [BACKEND.wasm]");
+            std::process::exit(2);
+        }
     };
-    let bytes = std::fs::read(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+    let read = |p: &str| std::fs::read(p).unwrap_or_else(|e| panic!("{p}: {e}"));
     let mut graph = CompositionGraph::new();
-    let pkg = Package::from_bytes("artifact:edge", None, bytes, graph.types_mut()).expect("a component");
+    let pkg = Package::from_bytes("artifact:edge", None, read(input), graph.types_mut()).expect("a component");
     let world = pkg.ty();
     let id = graph.register_package(pkg).unwrap();
     let inst = graph.instantiate(id);
+    if let Some(backend) = backend {
+        let kv = Package::from_bytes("artifact:backend", None, read(backend), graph.types_mut()).expect("the backend is a component");
+        let kv = graph.register_package(kv).unwrap();
+        let kv = graph.instantiate(kv);
+        let imports: Vec<String> = graph.types()[world].imports.keys().filter(|i| i.starts_with("artifact:store/")).cloned().collect();
+        for import in imports {
+            let node = graph.alias_instance_export(kv, &import).unwrap_or_else(|e| panic!("the backend does not export {import}: {e}"));
+            graph.set_instantiation_argument(inst, &import, node).unwrap();
+        }
+    }
     let handlers: Vec<String> =
         graph.types()[world].exports.keys().filter(|k| k.starts_with("wasi:http/incoming-handler@0.2")).cloned().collect();
     assert_eq!(handlers.len(), 1, "{input} must export one wasi:http/incoming-handler@0.2.x");

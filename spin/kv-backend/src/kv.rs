@@ -13,6 +13,7 @@ pub use spin_store::*;
 pub use mem::*;
 
 /// Attempts of one compare-and-swap loop before giving up with an error.
+#[cfg_attr(feature = "wasmtime", allow(dead_code))]
 const CAS_ATTEMPTS: u32 = 200;
 
 /// What a [`update`] step decides from the current value.
@@ -23,20 +24,61 @@ pub enum Step<R> {
     Keep(R),
 }
 
-/// The store itself: Spin's `wasi:keyvalue`.
+/// The store itself: Spin's `wasi:keyvalue` (or, `--features wasmtime`, `wasmtime serve`'s).
 #[cfg(not(test))]
 mod spin_store {
-    use super::{Step, CAS_ATTEMPTS};
-    use crate::wasi::keyvalue::atomics::{self, Cas, CasError};
-    use crate::wasi::keyvalue::store::{self, Bucket, Error};
-    use std::cell::{Cell, RefCell};
+    use super::Step;
+    #[cfg(not(feature = "wasmtime"))]
+    use super::CAS_ATTEMPTS;
+    #[cfg(not(feature = "wasmtime"))]
+    use crate::wasi::keyvalue0_2_0_draft2 as keyvalue;
+    #[cfg(feature = "wasmtime")]
+    use crate::wasi::keyvalue0_2_0_draft as keyvalue;
+    #[cfg(not(feature = "wasmtime"))]
+    use keyvalue::atomics::{self, Cas, CasError};
+    use keyvalue::store::{self, Bucket, Error};
+    use std::cell::RefCell;
+    #[cfg(not(feature = "wasmtime"))]
+    use std::cell::Cell;
     use std::rc::Rc;
 
     /// The Spin key-value store label the backend opens (`key_value_stores = ["default"]`).
+    #[cfg(not(feature = "wasmtime"))]
     pub const STORE: &str = "default";
+    /// `wasmtime serve`'s in-memory store.
+    #[cfg(feature = "wasmtime")]
+    pub const STORE: &str = "";
+
+    /// A value as the store holds it: as is, or for `wasmtime serve` base64 text (see the
+    /// `kv-backend-wasmtime` world).
+    #[cfg(not(feature = "wasmtime"))]
+    fn stored(v: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+        v.into()
+    }
+    #[cfg(not(feature = "wasmtime"))]
+    fn loaded(v: Vec<u8>) -> Result<Vec<u8>, String> {
+        Ok(v)
+    }
+    #[cfg(feature = "wasmtime")]
+    fn stored(v: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+        crate::text::encode(v).into_bytes().into()
+    }
+    #[cfg(feature = "wasmtime")]
+    fn loaded(v: Vec<u8>) -> Result<Vec<u8>, String> {
+        crate::text::decode(&v).ok_or_else(|| "a value in the key-value store is not base64 text".to_string())
+    }
+
+    fn raw_get(b: &Bucket, key: &str) -> Result<Option<Vec<u8>>, String> {
+        b.get(key).map_err(|e| err_text(&e))?.map(loaded).transpose()
+    }
+
+    fn raw_set(b: &Bucket, key: &str, value: &[u8]) -> Result<(), String> {
+        b.set(key, &stored(value)).map_err(|e| err_text(&e))
+    }
 
     thread_local! {
         static BUCKET: RefCell<Option<Rc<Bucket>>> = const { RefCell::new(None) };
+        #[cfg(not(feature = "wasmtime"))]
         /// Whether `atomics.cas` works on this store; cleared the first time `cas.new` fails.
         static CAS_OK: Cell<bool> = const { Cell::new(true) };
     }
@@ -65,11 +107,13 @@ mod spin_store {
     }
 
     pub fn get(key: &str) -> Result<Option<Vec<u8>>, String> {
-        bucket()?.get(key).map_err(|e| err_text(&e))
+        let b = bucket()?;
+        raw_get(&b, key)
     }
 
     pub fn set(key: &str, value: &[u8]) -> Result<(), String> {
-        bucket()?.set(key, value).map_err(|e| err_text(&e))
+        let b = bucket()?;
+        raw_set(&b, key, value)
     }
 
     pub fn delete(key: &str) -> Result<(), String> {
@@ -84,6 +128,7 @@ mod spin_store {
     /// `wasi:keyvalue/atomics` compare-and-swap: the write only lands if the key still holds the
     /// value `f` saw, otherwise `f` runs again on the new value. On a store without CAS it is a
     /// plain read then write (last writer wins; see the README).
+    #[cfg(not(feature = "wasmtime"))]
     pub fn update<R>(key: &str, mut f: impl FnMut(Option<&[u8]>) -> Result<Step<R>, String>) -> Result<R, String> {
         let b = bucket()?;
         for _ in 0..CAS_ATTEMPTS {
@@ -99,11 +144,11 @@ mod spin_store {
                 None
             };
             let Some(cas) = cas else {
-                let cur = b.get(key).map_err(|e| err_text(&e))?;
+                let cur = raw_get(&b, key)?;
                 return match f(cur.as_deref())? {
                     Step::Keep(r) => Ok(r),
                     Step::Write(v, r) => {
-                        b.set(key, &v).map_err(|e| err_text(&e))?;
+                        raw_set(&b, key, &v)?;
                         Ok(r)
                     }
                 };
@@ -119,6 +164,20 @@ mod spin_store {
             }
         }
         Err(format!("key {key:?} kept changing: gave up after {CAS_ATTEMPTS} compare-and-swap attempts"))
+    }
+
+    /// `wasmtime serve`'s store has no compare-and-swap: a plain read, then a write.
+    #[cfg(feature = "wasmtime")]
+    pub fn update<R>(key: &str, mut f: impl FnMut(Option<&[u8]>) -> Result<Step<R>, String>) -> Result<R, String> {
+        let b = bucket()?;
+        let cur = raw_get(&b, key)?;
+        match f(cur.as_deref())? {
+            Step::Keep(r) => Ok(r),
+            Step::Write(v, r) => {
+                raw_set(&b, key, &v)?;
+                Ok(r)
+            }
+        }
     }
 }
 
@@ -189,7 +248,9 @@ where
 /// test can interleave a concurrent change there.
 #[cfg(test)]
 pub mod mem {
-    use super::{Step, CAS_ATTEMPTS};
+    use super::Step;
+    #[cfg(not(feature = "wasmtime"))]
+    use super::CAS_ATTEMPTS;
     use std::cell::RefCell;
     use std::collections::BTreeMap;
 
@@ -198,6 +259,12 @@ pub mod mem {
     thread_local! {
         static MAP: RefCell<BTreeMap<String, Vec<u8>>> = const { RefCell::new(BTreeMap::new()) };
         static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+        static GETS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
+    /// How many `get`s this thread has made (what a host call count would be on Spin).
+    pub fn gets() -> u64 {
+        GETS.with(|g| g.get())
     }
 
     /// Runs `hook(key)` inside every later [`update`] between its read and its swap (not inside
@@ -222,6 +289,7 @@ pub mod mem {
     }
 
     pub fn get(key: &str) -> Result<Option<Vec<u8>>, String> {
+        GETS.with(|g| g.set(g.get() + 1));
         Ok(MAP.with(|m| m.borrow().get(key).cloned()))
     }
 

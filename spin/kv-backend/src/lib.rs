@@ -7,15 +7,26 @@
 //! `wasi:config/store@0.2.0-rc.1` — the config version the artifact component imports, which
 //! Spin does not provide — forwarded to Spin's variables.
 
+#[cfg(not(feature = "wasmtime"))]
 wit_bindgen::generate!({
     path: ["../../wit", "wit"],
     world: "artifact:spin-kv-backend/kv-backend",
     generate_all,
 });
 
+// `--features wasmtime`: the `kv-backend-wasmtime` world (wit/world.wit) for `wasmtime serve`.
+#[cfg(feature = "wasmtime")]
+wit_bindgen::generate!({
+    path: ["../../wit", "wit"],
+    world: "artifact:spin-kv-backend/kv-backend-wasmtime",
+    generate_all,
+});
+
 mod kv;
 mod metadata;
 mod storage;
+#[cfg(any(test, feature = "wasmtime"))]
+mod text;
 mod uses;
 
 #[cfg(test)]
@@ -24,22 +35,26 @@ mod tests;
 /// The exported implementation.
 pub struct Backend;
 
-use exports::wasi::config0_2_0_rc_1::store as cfg_out;
-use wasi::config0_2_0_draft_2024_09_27::store as cfg_in;
+#[cfg(not(feature = "wasmtime"))]
+mod config {
+    use super::Backend;
+    use crate::exports::wasi::config0_2_0_rc_1::store as cfg_out;
+    use crate::wasi::config0_2_0_draft_2024_09_27::store as cfg_in;
 
-fn cfg_err(e: cfg_in::Error) -> cfg_out::Error {
-    match e {
-        cfg_in::Error::Upstream(s) => cfg_out::Error::Upstream(s),
-        cfg_in::Error::Io(s) => cfg_out::Error::Io(s),
+    fn cfg_err(e: cfg_in::Error) -> cfg_out::Error {
+        match e {
+            cfg_in::Error::Upstream(s) => cfg_out::Error::Upstream(s),
+            cfg_in::Error::Io(s) => cfg_out::Error::Io(s),
+        }
     }
-}
 
-impl cfg_out::Guest for Backend {
-    fn get(key: String) -> Result<Option<String>, cfg_out::Error> {
-        cfg_in::get(&key).map_err(cfg_err)
-    }
-    fn get_all() -> Result<Vec<(String, String)>, cfg_out::Error> {
-        cfg_in::get_all().map_err(cfg_err)
+    impl cfg_out::Guest for Backend {
+        fn get(key: String) -> Result<Option<String>, cfg_out::Error> {
+            cfg_in::get(&key).map_err(cfg_err)
+        }
+        fn get_all() -> Result<Vec<(String, String)>, cfg_out::Error> {
+            cfg_in::get_all().map_err(cfg_err)
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! `artifact:store/metadata` over the key-value store.
 //!
 //! Keys (all values JSON or plain ids):
-//! - `a/r/{id}`: the record (JSON);
+//! - `a/r/{id}`: the record (JSON), and for an artifact of at most [`EMBED`] bytes whose object
+//!   this instance has just written or read, `\n` and a copy of that object's value (see below);
 //! - `a/n/{h(bucket, name)}`: id owning the (bucket, name) pair — the get-or-create claim;
 //! - `a/f/{h(logical-ref)}`: id owning the logical ref;
 //! - `a/i/records`: every `[created_at, id]`, sorted — the listing order and cursor space;
@@ -29,6 +30,15 @@
 //! safe). The value is never deleted — `wasi:keyvalue` has no compare-and-delete, and a plain
 //! delete could erase a pin written in between — so one small value per URI ever used remains.
 //!
+//! **Small artifacts' bytes ride with their record.** A signed read at the edge needs the record,
+//! then the object; on Spin each is a host call, and a host call costs about as much as the rest
+//! of a small read. So a record saved right after its (inline, at most [`EMBED`] bytes) object was
+//! committed or read by the same instance carries a copy of the object's value, and loading the
+//! record primes the instance's head cache with it (`storage::prime`): the read that follows
+//! makes no second call. The copy is only a cache: it names its URI, is used only for the
+//! record's own `location.uri`, never over a head the instance already has, and whatever it holds
+//! is checked by the component against the record's SHA-256 like any stored byte.
+//!
 //! `a/i/claims` is kept a superset of the URIs with claims: a pin adds its URI before and after
 //! its swap, a successful `claim-delete` before and after; a URI left without claims is removed
 //! and, if a claim appeared meanwhile, added back (whoever removes looks again afterwards).
@@ -44,6 +54,9 @@ use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 
 const RECORDS: &str = "a/i/records";
+/// Largest artifact whose bytes a record carries (see the module docs): small enough that
+/// listing a thousand such records moves a few MiB at most.
+pub const EMBED: u64 = 8 << 10;
 const CLAIMS: &str = "a/i/claims";
 const USES_READY: &str = "a/i/uses-ready";
 
@@ -186,14 +199,30 @@ fn load(id: &str) -> Result<Option<ArtifactRecord>, Error> {
     match kv::get(&rec_key(id)).map_err(me)? {
         None => Ok(None),
         Some(v) => {
-            let s: Stored = serde_json::from_slice(&v).map_err(|e| me(format!("record {id} is corrupt: {e}")))?;
-            from_stored(s).map(Some)
+            // Compact JSON has no raw newline: what follows one is the embedded object.
+            let (json, embedded) = match v.iter().position(|&b| b == b'\n') {
+                Some(i) => (&v[..i], Some(&v[i + 1..])),
+                None => (&v[..], None),
+            };
+            let s: Stored = serde_json::from_slice(json).map_err(|e| me(format!("record {id} is corrupt: {e}")))?;
+            let r = from_stored(s)?;
+            if let Some(obj) = embedded {
+                crate::storage::prime(&r.location.uri, obj);
+            }
+            Ok(Some(r))
         }
     }
 }
 
 fn save(r: &ArtifactRecord) -> Result<(), Error> {
-    kv::set(&rec_key(&r.id), &serde_json::to_vec(&to_stored(r)).unwrap()).map_err(me)
+    let mut v = serde_json::to_vec(&to_stored(r)).unwrap();
+    if r.stored_bytes <= EMBED {
+        if let Some(obj) = crate::storage::cached_inline(&r.location.uri) {
+            v.push(b'\n');
+            v.extend_from_slice(&obj);
+        }
+    }
+    kv::set(&rec_key(&r.id), &v).map_err(me)
 }
 
 fn id_at(key: &str) -> Result<Option<String>, Error> {

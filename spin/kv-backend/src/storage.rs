@@ -8,6 +8,18 @@
 //! replaces the head, then deletes the old generation's chunks. URIs are `kv://…`; the sorted
 //! list of URIs (for `list-objects`) is one JSON value at `a/i/objects`.
 //!
+//! **Small objects** (at most [`INLINE`] bytes, written in one go) keep their bytes in the head
+//! value itself, after the JSON and a newline, so a small object is one key-value value: its
+//! `stat` and `read` are one host call, and its commit one write with no staging.
+//!
+//! **Heads are cached per instance.** Spin makes an instance per request and a host call costs
+//! about as much as the rest of a small read (benches/README.md), so a head read once is reused
+//! for the instance's later `stat`s and `read`s (a signed read asks for the same object's size,
+//! its index and its bytes). The instance's own writes and deletes update the cache; a chunk
+//! gone under a cached head (another instance overwrote the object) reads the head again, as
+//! before. So a read sees one version of the object per instance, like a read that started
+//! before a concurrent overwrite.
+//!
 //! **Staging.** Staged chunks persist in the store, so a writer whose instance is killed (its
 //! `Drop` never runs) leaves them behind. A writer lists `[started_ms, gen]` in the sorted value
 //! `a/i/staging` before its first chunk and takes itself off when it is discarded (after deleting
@@ -25,12 +37,19 @@ use crate::exports::artifact::store::storage::{Guest, GuestWriter, ObjectPage, O
 use crate::kv::{self, Step};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// Bytes per key-value value. 256 KiB stays under the value limits of Spin's key-value backends
 /// (DynamoDB's 400 KB item limit is the smallest) and of hosts that cap one host call.
 pub const CHUNK: usize = 256 << 10;
 /// Largest `read` answered in one call; callers loop (the WIT allows hosts to cap `len`).
 const MAX_READ: u64 = 8 << 20;
+/// Largest object kept inside its head value (see the module docs): 64 KiB, a quarter of a
+/// chunk, so a head stays far below every backend's value limit.
+pub const INLINE: usize = 64 << 10;
+/// Heads an instance keeps (see the module docs); past it the cache starts over.
+const CACHED_HEADS: usize = 64;
 const OBJECTS: &str = "a/i/objects";
 /// Sorted `[started_ms, gen]` of writers that have staged chunks and neither committed nor
 /// discarded them (see the module docs).
@@ -44,6 +63,91 @@ struct Head {
     chunks: u64,
     chunk: u64,
     gen: String,
+    /// The bytes follow the JSON in the same value (no chunks).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    inline: bool,
+}
+
+/// A head and, for an inline object, its bytes.
+struct Object {
+    head: Head,
+    data: Vec<u8>,
+}
+
+impl Object {
+    /// The stored value: the head's JSON, then for an inline object `\n` and the bytes (compact
+    /// JSON never contains a raw newline).
+    fn encode(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec(&self.head).unwrap();
+        if self.head.inline {
+            v.push(b'\n');
+            v.extend_from_slice(&self.data);
+        }
+        v
+    }
+
+    fn decode(uri: &str, v: &[u8]) -> Result<Object, Error> {
+        let corrupt = |m: String| st(format!("object head of {uri} is corrupt: {m}"));
+        let (json, data) = match v.iter().position(|&b| b == b'\n') {
+            Some(i) => (&v[..i], &v[i + 1..]),
+            None => (v, &[][..]),
+        };
+        let head: Head = serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))?;
+        if head.inline && (head.chunks != 0 || data.len() as u64 != head.size) {
+            return Err(corrupt(format!("inline object of {} bytes holds {}", head.size, data.len())));
+        }
+        if !head.inline && !data.is_empty() {
+            return Err(corrupt("bytes after a chunked head".into()));
+        }
+        Ok(Object { head, data: data.to_vec() })
+    }
+}
+
+thread_local! {
+    /// Heads read or written by this instance, by URI (see the module docs).
+    static HEADS: RefCell<HashMap<String, Rc<Object>>> = RefCell::new(HashMap::new());
+}
+
+fn remember(uri: &str, obj: Option<Rc<Object>>) {
+    HEADS.with(|c| {
+        let mut c = c.borrow_mut();
+        match obj {
+            None => {
+                c.remove(uri);
+            }
+            Some(o) => {
+                if c.len() >= CACHED_HEADS {
+                    c.clear();
+                }
+                c.insert(uri.to_string(), o);
+            }
+        }
+    })
+}
+
+/// The stored value of the inline object at `uri` if this instance has it cached (what a
+/// record saved now may carry; see `metadata`).
+pub fn cached_inline(uri: &str) -> Option<Vec<u8>> {
+    HEADS.with(|c| c.borrow().get(uri).filter(|o| o.head.inline && o.head.size <= crate::metadata::EMBED).map(|o| o.encode()))
+}
+
+/// Caches `value`, a copy of the object value at `uri` that a record carried, unless the
+/// instance already has a head for `uri` or the copy is not an intact inline object of `uri`.
+pub fn prime(uri: &str, value: &[u8]) {
+    if HEADS.with(|c| c.borrow().contains_key(uri)) {
+        return;
+    }
+    if let Ok(o) = Object::decode(uri, value) {
+        if o.head.inline && o.head.uri == uri {
+            remember(uri, Some(Rc::new(o)));
+        }
+    }
+}
+
+/// Forgets every cached head (tests that change the store behind the backend's back).
+#[cfg(test)]
+pub fn forget_heads() {
+    HEADS.with(|c| c.borrow_mut().clear());
 }
 
 fn head_key(uri: &str) -> String {
@@ -58,12 +162,19 @@ fn st(e: String) -> Error {
     Error::Storage(e)
 }
 
-fn head(uri: &str) -> Result<Option<Head>, Error> {
-    let Some(v) = kv::get(&head_key(uri)).map_err(st)? else {
-        return Ok(None);
+/// The object at `uri`: from this instance's cache unless `fresh`.
+fn head(uri: &str, fresh: bool) -> Result<Option<Rc<Object>>, Error> {
+    if !fresh {
+        if let Some(o) = HEADS.with(|c| c.borrow().get(uri).cloned()) {
+            return Ok(Some(o));
+        }
+    }
+    let found = match kv::get(&head_key(uri)).map_err(st)? {
+        None => None,
+        Some(v) => Some(Object::decode(uri, &v)?).filter(|o| o.head.uri == uri).map(Rc::new),
     };
-    let h: Head = serde_json::from_slice(&v).map_err(|e| st(format!("object head of {uri} is corrupt: {e}")))?;
-    Ok((h.uri == uri).then_some(h))
+    remember(uri, found.clone());
+    Ok(found)
 }
 
 /// Deletes chunks `0..chunks` of `gen`, last first, so that an interrupted deletion leaves a
@@ -165,9 +276,12 @@ impl GuestWriter for KvWriter {
             s.discard();
             return Err(Error::InvalidArgument(format!("{uri:?} is not a kv:// URI")));
         }
-        if let Err(e) = s.flush(true) {
-            s.discard();
-            return Err(e);
+        let inline = !s.registered && s.chunks == 0 && s.buf.len() <= INLINE;
+        if !inline {
+            if let Err(e) = s.flush(true) {
+                s.discard();
+                return Err(e);
+            }
         }
         if s.registered {
             // Off the staging list before the head names these chunks (so `collect-staging` never
@@ -188,11 +302,12 @@ impl GuestWriter for KvWriter {
                 }
             }
         }
-        let h = Head { uri: uri.clone(), size: s.size, chunks: s.chunks, chunk: CHUNK as u64, gen: s.gen.clone() };
-        let body = serde_json::to_vec(&h).unwrap();
+        let head = Head { uri: uri.clone(), size: s.size, chunks: s.chunks, chunk: CHUNK as u64, gen: s.gen.clone(), inline };
+        let obj = Rc::new(Object { head, data: if inline { std::mem::take(&mut s.buf) } else { Vec::new() } });
+        let body = obj.encode();
         let key = head_key(&uri);
         let r = kv::update(&key, |cur| {
-            let old: Option<Head> = cur.and_then(|b| serde_json::from_slice(b).ok());
+            let old: Option<Head> = cur.and_then(|b| Object::decode(&uri, b).ok()).map(|o| o.head);
             Ok(match publish {
                 Publish::IfAbsent if cur.is_some() => Step::Keep(None),
                 _ => Step::Write(body.clone(), Some(old)),
@@ -205,10 +320,12 @@ impl GuestWriter for KvWriter {
             }
             Ok(None) => {
                 s.discard();
+                remember(&uri, None);
                 Ok(false)
             }
             Ok(Some(old)) => {
                 s.done = true;
+                remember(&uri, Some(obj));
                 if let Some(old) = old.filter(|o| o.gen != s.gen) {
                     delete_chunks(&old.gen, old.chunks);
                 }
@@ -241,10 +358,14 @@ impl Guest for crate::Backend {
         // A concurrent overwrite or delete may remove the generation being read: read the head
         // again once, then report it.
         for attempt in 0..2 {
-            let h = head(&uri)?.ok_or_else(|| Error::NotFound(format!("no object at {uri}")))?;
+            let obj = head(&uri, attempt == 1)?.ok_or_else(|| Error::NotFound(format!("no object at {uri}")))?;
+            let h = &obj.head;
             let end = offset.saturating_add(len.min(MAX_READ)).min(h.size);
             if offset >= end {
                 return Ok(Vec::new());
+            }
+            if h.inline {
+                return Ok(obj.data[offset as usize..end as usize].to_vec());
             }
             let mut out = Vec::with_capacity((end - offset) as usize);
             let mut missing = false;
@@ -271,7 +392,7 @@ impl Guest for crate::Backend {
     }
 
     fn stat(uri: String) -> Result<Option<ObjectStat>, Error> {
-        Ok(head(&uri)?.map(|h| ObjectStat { size: h.size }))
+        Ok(head(&uri, false)?.map(|o| ObjectStat { size: o.head.size }))
     }
 
     fn list_objects(prefix: String, cursor: Option<String>, limit: u32) -> Result<ObjectPage, Error> {
@@ -292,12 +413,13 @@ impl Guest for crate::Backend {
     }
 
     fn delete(uri: String) -> Result<bool, Error> {
-        let Some(h) = head(&uri)? else {
+        let Some(obj) = head(&uri, true)? else {
             return Ok(false);
         };
         kv::delete(&head_key(&uri)).map_err(st)?;
+        remember(&uri, None);
         kv::edit_index(OBJECTS, &uri, false).map_err(st)?;
-        delete_chunks(&h.gen, h.chunks);
+        delete_chunks(&obj.head.gen, obj.head.chunks);
         Ok(true)
     }
 

@@ -16,6 +16,7 @@ const U: &str = "kv://blobs/sha256/ab/ab12";
 fn fresh() {
     mem::reset();
     crate::metadata::forget_uses_ready();
+    crate::storage::forget_heads();
 }
 
 fn rec(id: &str, name: &str, uri: &str) -> ArtifactRecord {
@@ -403,4 +404,119 @@ fn collected_writer_cannot_commit() {
     assert_eq!(B::stat("kv://o/late".into()).unwrap().map(|s| s.size), None);
     assert_eq!(chunk_keys(), 0);
     assert!(staging().is_empty());
+}
+
+// ---------- small objects and the head cache ----------
+
+#[test]
+fn small_objects_are_one_value_and_read_back() {
+    fresh();
+    let small = (0..crate::storage::INLINE).map(|i| (i * 7) as u8).collect::<Vec<_>>();
+    let w = KvWriter::new();
+    w.write(small[..1000].to_vec()).unwrap();
+    w.write(small[1000..].to_vec()).unwrap();
+    assert!(w.commit("kv://o/s".into(), Publish::IfAbsent).unwrap());
+    assert_eq!(chunk_keys(), 0, "an inline object has no chunks");
+    assert!(staging().is_empty());
+    crate::storage::forget_heads();
+    assert_eq!(B::stat("kv://o/s".into()).unwrap().map(|s| s.size), Some(small.len() as u64));
+    assert_eq!(B::read("kv://o/s".into(), 0, u64::MAX).unwrap(), small);
+    assert_eq!(B::read("kv://o/s".into(), 5, 3).unwrap(), small[5..8]);
+    assert_eq!(B::read("kv://o/s".into(), small.len() as u64 + 9, 3).unwrap(), b"");
+    // One byte more is chunked.
+    let w = KvWriter::new();
+    w.write(vec![1; crate::storage::INLINE + 1]).unwrap();
+    assert!(w.commit("kv://o/b".into(), Publish::IfAbsent).unwrap());
+    assert_eq!(chunk_keys(), 1);
+    // Overwriting a chunked object with an inline one deletes the old chunks.
+    let w = KvWriter::new();
+    w.write(b"tiny".to_vec()).unwrap();
+    assert!(w.commit("kv://o/b".into(), Publish::Overwrite).unwrap());
+    assert_eq!(chunk_keys(), 0);
+    assert_eq!(B::read("kv://o/b".into(), 0, 100).unwrap(), b"tiny");
+    assert!(<B as Sto>::delete("kv://o/b".into()).unwrap());
+    assert!(B::stat("kv://o/b".into()).unwrap().is_none());
+}
+
+#[test]
+fn a_corrupt_inline_head_is_an_error_not_bytes() {
+    fresh();
+    let w = KvWriter::new();
+    w.write(b"hello".to_vec()).unwrap();
+    assert!(w.commit("kv://o/c".into(), Publish::IfAbsent).unwrap());
+    let key = mem::keys().into_iter().find(|k| k.starts_with("a/o/")).unwrap();
+    let mut v = kv::get(&key).unwrap().unwrap();
+    v.push(b'!'); // one byte more than the head says
+    kv::set(&key, &v).unwrap();
+    crate::storage::forget_heads();
+    assert!(B::read("kv://o/c".into(), 0, 10).is_err());
+    assert!(B::stat("kv://o/c".into()).is_err());
+}
+
+#[test]
+fn a_cached_head_whose_chunks_vanished_is_read_again() {
+    fresh();
+    let w = KvWriter::new();
+    w.write(vec![9; CHUNK + 1]).unwrap();
+    assert!(w.commit("kv://o/x".into(), Publish::IfAbsent).unwrap());
+    assert_eq!(B::stat("kv://o/x".into()).unwrap().map(|s| s.size), Some(CHUNK as u64 + 1));
+    // Another instance overwrites with a small object: its head replaces ours, our chunks go.
+    let key = mem::keys().into_iter().find(|k| k.starts_with("a/o/")).unwrap();
+    let old = kv::get(&key).unwrap().unwrap();
+    let gen = serde_json::from_slice::<serde_json::Value>(&old).unwrap()["gen"].as_str().unwrap().to_string();
+    for i in 0..2 {
+        kv::delete(&format!("a/c/{gen}/{i}")).unwrap();
+    }
+    let mut v = serde_json::to_vec(&serde_json::json!({"uri":"kv://o/x","size":3,"chunks":0,"chunk":CHUNK,"gen":"g2","inline":true})).unwrap();
+    v.extend_from_slice(b"\nnew");
+    v.truncate(v.len() - 1);
+    v.push(b'w');
+    kv::set(&key, &v).unwrap();
+    // The cache still says chunked: the missing chunk makes the read look again.
+    assert_eq!(B::read("kv://o/x".into(), 0, 100).unwrap(), b"new");
+    assert_eq!(B::stat("kv://o/x".into()).unwrap().map(|s| s.size), Some(3));
+}
+
+fn put_object(uri: &str, bytes: &[u8]) {
+    let w = KvWriter::new();
+    w.write(bytes.to_vec()).unwrap();
+    assert!(w.commit(uri.into(), Publish::Overwrite).unwrap());
+}
+
+#[test]
+fn a_small_artifact_is_read_with_one_get_after_its_record() {
+    fresh();
+    let uri = "kv://blobs/small";
+    put_object(uri, b"hi");
+    insert("S", "s", uri); // the same instance: the record carries the object
+    crate::storage::forget_heads(); // a new instance (a new request)
+    let before = mem::gets();
+    let r = B::get_by_id("S".into()).unwrap().unwrap();
+    assert_eq!(B::stat(r.location.uri.clone()).unwrap().map(|s| s.size), Some(2));
+    assert_eq!(B::read(r.location.uri, 0, 10).unwrap(), b"hi");
+    assert_eq!(mem::gets() - before, 1, "record and bytes in one get");
+
+    // A record never carries another URI's object, nor a large one.
+    let big = vec![5u8; crate::metadata::EMBED as usize + 1];
+    put_object("kv://blobs/big", &big);
+    let mut rb = rec("L", "l", "kv://blobs/big");
+    rb.stored_bytes = big.len() as u64;
+    assert!(B::insert_if_absent(rb).unwrap().created);
+    crate::storage::forget_heads();
+    let before = mem::gets();
+    let r = B::get_by_id("L".into()).unwrap().unwrap();
+    assert_eq!(B::read(r.location.uri, 0, u64::MAX).unwrap(), big);
+    assert_eq!(mem::gets() - before, 2, "record, then the object");
+
+    // A copy that does not decode as an inline object of its URI is ignored, not served.
+    let key = "a/r/S";
+    let mut v = kv::get(key).unwrap().unwrap();
+    let at = v.iter().position(|&b| b == b'\n').unwrap();
+    v.truncate(at + 1);
+    v.extend_from_slice(br#"{"uri":"kv://blobs/other","size":2,"chunks":0,"chunk":1,"gen":"g","inline":true}"#);
+    v.extend_from_slice(b"\nXX");
+    kv::set(key, &v).unwrap();
+    crate::storage::forget_heads();
+    let r = B::get_by_id("S".into()).unwrap().unwrap();
+    assert_eq!(B::read(r.location.uri, 0, 10).unwrap(), b"hi", "read from the object itself");
 }
