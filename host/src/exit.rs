@@ -5,7 +5,7 @@
 /// (exit code, error kinds, meaning), in the README's order. Kinds not listed exit 1.
 pub const TABLE: &[(i32, &[&str], &str)] = &[
     (0, &[], "success"),
-    (1, &["deadline", "memory-limit", "trap", "load"], "other failure (the component was interrupted or could not load)"),
+    (1, &["deadline", "memory-limit", "trap", "load", "plugin"], "other failure (the component was interrupted or could not load, or a plugin's run failed)"),
     (2, &["usage", "invalid-argument", "invalid-ref", "decode", "range-not-satisfiable"], "invalid input: bad arguments, a malformed ref, data that is not what the mode says"),
     (3, &["not-found"], "no such artifact, bucket/name or part"),
     (4, &["expired"], "the artifact (or signed URL) has expired"),

@@ -7,6 +7,7 @@ pub mod embed;
 pub mod exit;
 pub mod home;
 pub mod metadata;
+pub mod plugin;
 pub mod storage;
 pub mod runtime;
 pub mod serve;

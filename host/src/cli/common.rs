@@ -13,6 +13,8 @@ pub struct Env {
     home: Option<PathBuf>,
     /// `--quiet`: no progress bars, no error sentence on stderr.
     pub quiet: bool,
+    /// `--home`, whatever the backends (plugins keep their stores under it).
+    home_dir: PathBuf,
 }
 
 impl Env {
@@ -28,7 +30,12 @@ impl Env {
         let metadata =
             cli.metadata.clone().unwrap_or_else(|| format!("sqlite://{}", abs.join("metadata.db").display()));
         let cache_dir = cli.cache_dir.clone().unwrap_or_else(|| home.join("cache"));
-        Env { storage, metadata, cache_dir, home: default_storage.then_some(abs), quiet: cli.quiet }
+        Env { storage, metadata, cache_dir, home: default_storage.then_some(abs.clone()), quiet: cli.quiet, home_dir: abs }
+    }
+
+    /// The home directory (`--home`, absolute).
+    pub fn home_dir(&self) -> &std::path::Path {
+        &self.home_dir
     }
 
     /// Opens the backends and loads the component (compiled code cached under the home).

@@ -17,6 +17,7 @@ mod get;
 mod head;
 mod ls;
 mod manifest;
+mod plugin;
 mod put;
 mod rm;
 mod serve;
@@ -70,6 +71,8 @@ pub enum Command {
     Console(console::Args),
     /// Upload the files of a directory to a bucket, skipping names that already exist.
     Upload(upload::Args),
+    /// Run an untrusted plugin component with a store of its own (one bucket, quotas, read-only).
+    Plugin(plugin::Args),
     /// List artifacts (a table, or JSON lines with --json), one page at a time.
     Ls(ls::Args),
     /// Print the one artifact with this bucket and name.
@@ -113,6 +116,7 @@ pub fn run(cli: Cli) -> i32 {
             Ok(all_ok) => return if all_ok { 0 } else { 1 },
             Err(e) => Err(e),
         },
+        Command::Plugin(a) => plugin::run(&env, a),
         Command::Ls(a) => ls::run(&env, a),
         Command::Find(a) => find::run(&env, a),
         Command::Cat(a) => cat::run(&env, a),

@@ -60,6 +60,9 @@ pub enum HostError {
     /// Local I/O of the host (reading an input file, writing output).
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A plugin's `run` returned an error (see [`crate::plugin`]).
+    #[error("the plugin failed: {0}")]
+    Plugin(String),
 }
 
 impl HostError {
@@ -72,6 +75,7 @@ impl HostError {
             HostError::Trap(_) => "trap",
             HostError::Load(_) => "load",
             HostError::Io(_) => "io",
+            HostError::Plugin(_) => "plugin",
         }
     }
 }
@@ -308,7 +312,7 @@ impl RuntimeBuilder {
     }
 }
 
-fn load_component(engine: &Engine, wasm: &[u8], cache: Option<&std::path::Path>) -> Result<Component, HostError> {
+pub(crate) fn load_component(engine: &Engine, wasm: &[u8], cache: Option<&std::path::Path>) -> Result<Component, HostError> {
     let load = |e: wasmtime::Error| HostError::Load(format!("{e:#}"));
     let Some(dir) = cache else {
         return Component::new(engine, wasm).map_err(load);

@@ -12,6 +12,7 @@ mod console;
 mod edge;
 mod faults;
 mod manifests;
+mod plugins;
 #[cfg(feature = "s3")]
 mod remote_backends;
 mod results;
