@@ -5,6 +5,7 @@ mod cli;
 mod engine;
 mod measure;
 mod metadata;
+mod plugin;
 mod size;
 
 use std::path::PathBuf;
@@ -104,7 +105,7 @@ USAGE: bash scripts/bench.sh [OPTIONS]          (installs wrk, nginx, PostgreSQL
 OPTIONS:
   --quick            scaled-down sizes and budgets (64 MiB -> 4 MiB, 1 GiB -> 64 MiB, 1M rows -> 20k)
   --only LIST        scenarios to run, e.g. --only 1,2,6 (1 per-call, 2 get, 3 put, 4 http,
-                     5 rss, 6 size, 7 metadata)
+                     5 rss, 6 size, 7 metadata, 8 plugin)
   --budget-ms N      time budget of one timed case (default 1500, quick 200)
   --data-dir DIR     reusable data: 1M-row SQLite DB, code cache (default <target>/bench-data)
   --wasm FILE        run this component instead of the embedded one (scenarios 1-3, 6, 7)
@@ -187,7 +188,7 @@ fn main() {
         }
     };
     let _ = std::fs::create_dir_all(&opts.data_dir);
-    let scenarios: [(u32, &str, Scenario); 7] = [
+    let scenarios: [(u32, &str, Scenario); 8] = [
         (1, "per-call overhead", engine::per_call),
         (2, "get throughput", engine::get),
         (3, "put throughput", engine::put),
@@ -195,6 +196,7 @@ fn main() {
         (5, "peak RSS streaming", cli::rss),
         (6, "component size", size::size),
         (7, "metadata at scale", metadata::scale),
+        (8, "plugin composition cost", plugin::composition),
     ];
     let mut rows = Vec::new();
     let all = Instant::now();

@@ -185,6 +185,10 @@ pub fn run(
     stop.store(true, Ordering::Relaxed);
     let _ = ticker.join();
     let moved = usage.moved.load(Ordering::Relaxed);
+    if usage.exceeded.load(Ordering::Relaxed) {
+        // Past the run's byte budget: `too-large` to the host, whatever the plugin made of it.
+        return Err(HostError::Artifact(artifact_component::model::Error::TooLarge { limit: scope.max_moved, needed: moved }));
+    }
     match called {
         Ok(Ok(output)) => Ok(Outcome { output, moved }),
         Ok(Err(msg)) => Err(HostError::Plugin(msg)),

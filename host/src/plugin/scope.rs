@@ -29,6 +29,9 @@ pub struct Scope {
 pub struct Usage {
     /// Bytes read from and written to storage in this run.
     pub moved: AtomicU64,
+    /// Whether a call was refused for going past `max_moved` (the run then fails `too-large`
+    /// whatever the plugin made of the refusal).
+    pub exceeded: std::sync::atomic::AtomicBool,
 }
 
 fn forbidden(what: &str, s: &Scope) -> Error {
@@ -43,6 +46,7 @@ fn read_only(s: &Scope) -> Error {
 fn spend(scope: &Scope, usage: &Usage, n: u64) -> Result<(), Error> {
     let total = usage.moved.fetch_add(n, Ordering::Relaxed).saturating_add(n);
     if total > scope.max_moved {
+        usage.exceeded.store(true, Ordering::Relaxed);
         return Err(Error::TooLarge { limit: scope.max_moved, needed: total });
     }
     Ok(())

@@ -12,6 +12,8 @@
 //! - `{"op":"try","refs":[R…]}`: for each ref, `head`, `get`, `open-reader` and `delete`;
 //!   answers one outcome per attempt (`"ok"` or the error kind).
 //! - `{"op":"list","bucket":B}`: the names `list` shows for bucket B.
+//! - `{"op":"heads","ref":R,"n":N}`: `head(R)` N times (the composition-cost benchmark);
+//!   answers N.
 //! - `{"op":"spin"}`: never returns (the host's deadline must stop it);
 //!   `{"op":"grow"}`: allocates until memory runs out (the host's memory limit must stop it).
 
@@ -125,6 +127,13 @@ fn handle(cmd: &Value) -> Result<Value, String> {
                 out.push(outcome(store::delete(&r)));
             }
             Ok(json!(out))
+        }
+        Some("heads") => {
+            let n = cmd["n"].as_u64().unwrap_or(0);
+            for _ in 0..n {
+                store::head(&s("ref")).map_err(|e| kind(&e).to_string())?;
+            }
+            Ok(json!(n))
         }
         Some("spin") => loop {
             std::hint::black_box(0u64);
