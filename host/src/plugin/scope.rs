@@ -3,6 +3,9 @@
 //! and a count quota; every byte it reads or writes counts toward a per-run budget. The wrappers
 //! sit below the artifact component, so nothing a plugin sends through `artifacts` (whatever ref
 //! it forges) gets past them.
+//!
+//! Quotas are checked against the bucket as each put's record is inserted: two runs of one
+//! plugin at the same moment can each fit and together pass the quota by their last puts.
 
 use artifact_component::backend::{BlobWriter, Inserted, Metadata, Publish, Storage};
 use artifact_component::model::{BucketSummary, Error, ListQuery, Page, Record, Timestamp};
