@@ -1,7 +1,8 @@
 //! The layout of an `ARTIFACT_HOME`: objects in `objects/` (the `fs` storage root), metadata in
 //! `metadata.db` and compiled code in `cache/` beside it, so no object URI can name the store's
-//! own files. Homes written before this layout (objects directly in the home) are moved into it
-//! on first open.
+//! own files. Homes written before this layout (objects directly in the home, beside its
+//! `metadata.db`) are moved into it on first open; a directory without `metadata.db` is never
+//! moved.
 
 use artifact_component::model::Error;
 use std::path::{Path, PathBuf};
@@ -28,7 +29,10 @@ pub fn objects_root(home: &Path) -> Result<PathBuf, Error> {
     };
     let staging = home.join(MIGRATING);
     let old: Vec<_> = entries.iter().filter(|e| e.file_name().to_str().is_some_and(legacy)).collect();
-    if old.is_empty() && !staging.exists() {
+    // Only a store moves: an older home always has its metadata.db. Any other directory given
+    // as a home (a project folder, /tmp) keeps its files where they are and gains `objects/`.
+    let older_home = home.join("metadata.db").is_file();
+    if (old.is_empty() || !older_home) && !staging.exists() {
         return Ok(objects);
     }
     // Each move is a rename within the home; a migration killed half-way resumes here.
@@ -39,6 +43,19 @@ pub fn objects_root(home: &Path) -> Result<PathBuf, Error> {
     }
     std::fs::rename(&staging, &objects).map_err(|e| io("publish", &objects, e))?;
     Ok(objects)
+}
+
+/// The runtime builder of the store in `home` as every host opens it by default (the CLI, the
+/// Python package): objects in `objects/` (an older layout is migrated first), SQLite metadata
+/// in `metadata.db`, compiled code in `cache/`, `wasi:config` values from the environment.
+pub fn builder(home: &Path) -> Result<crate::RuntimeBuilder, crate::HostError> {
+    let home = std::path::absolute(home).unwrap_or_else(|_| home.to_path_buf());
+    let objects = objects_root(&home)?;
+    Ok(crate::Runtime::builder()
+        .cache_dir(home.join("cache"))
+        .storage(crate::storage::open(&format!("fs://{}", objects.display()))?)
+        .metadata(crate::metadata::open(&format!("sqlite://{}", home.join("metadata.db").display()))?)
+        .config_from_env())
 }
 
 /// Refuses a configuration whose `fs` storage root contains the metadata database or the code
@@ -78,6 +95,12 @@ mod tests {
         assert!(!root.join("metadata.db").exists() && !d.join("blobs").exists());
         // Idempotent.
         assert_eq!(objects_root(&d).unwrap(), root);
+        // A directory that is not an older home keeps its files.
+        let plain = d.join("project");
+        std::fs::create_dir_all(plain.join("src")).unwrap();
+        std::fs::write(plain.join("README"), b"r").unwrap();
+        assert_eq!(objects_root(&plain).unwrap(), plain.join(OBJECTS));
+        assert!(plain.join("README").is_file() && plain.join("src").is_dir());
         assert!(check_separate(&root, &[("metadata database", &d.join("metadata.db"))]).is_ok());
         assert!(check_separate(&d, &[("metadata database", &d.join("metadata.db"))]).is_err());
         std::fs::remove_dir_all(&d).unwrap();

@@ -44,9 +44,8 @@ impl Env {
     }
 
     /// The runtime builder on the configured backends, before the component is loaded (shared
-    /// by the CLI runtime and `artifact serve`). `wasi:config` values come from the environment:
-    /// `ARTIFACT_SIGNING_KEYS` (`signing_keys`), `ARTIFACT_ACTIVE_KID` (`active_kid`), and any
-    /// `ARTIFACT_CONFIG_<KEY>` (`<key>`, lowercased).
+    /// by the CLI runtime and `artifact serve`). `wasi:config` values come from the environment
+    /// ([`RuntimeBuilder::config_from_env`]).
     pub fn builder(&self) -> Result<RuntimeBuilder, HostError> {
         if let Some(home) = &self.home {
             artifact_host::home::objects_root(home)?;
@@ -61,18 +60,7 @@ impl Env {
             }
             b = b.storage(storage::open(s)?);
         }
-        b = b.metadata(metadata::open(&self.metadata)?);
-        for (k, v) in std::env::vars() {
-            if let Some(key) = k.strip_prefix("ARTIFACT_CONFIG_") {
-                b = b.config(key.to_ascii_lowercase(), v);
-            }
-        }
-        for (var, key) in [("ARTIFACT_SIGNING_KEYS", "signing_keys"), ("ARTIFACT_ACTIVE_KID", "active_kid")] {
-            if let Ok(v) = std::env::var(var) {
-                b = b.config(key, v);
-            }
-        }
-        Ok(b)
+        Ok(b.metadata(metadata::open(&self.metadata)?).config_from_env())
     }
 }
 

@@ -198,6 +198,22 @@ impl RuntimeBuilder {
         self.config.insert(key.into(), value.into());
         self
     }
+    /// `wasi:config` values from the process environment, as the CLI takes them:
+    /// `ARTIFACT_SIGNING_KEYS` (`signing_keys`), `ARTIFACT_ACTIVE_KID` (`active_kid`), and any
+    /// `ARTIFACT_CONFIG_<KEY>` (`<key>`, lowercased).
+    pub fn config_from_env(mut self) -> Self {
+        for (k, v) in std::env::vars() {
+            if let Some(key) = k.strip_prefix("ARTIFACT_CONFIG_") {
+                self = self.config(key.to_ascii_lowercase(), v);
+            }
+        }
+        for (var, key) in [("ARTIFACT_SIGNING_KEYS", "signing_keys"), ("ARTIFACT_ACTIVE_KID", "active_kid")] {
+            if let Ok(v) = std::env::var(var) {
+                self = self.config(key, v);
+            }
+        }
+        self
+    }
     /// Sandbox limits.
     pub fn limits(mut self, l: Limits) -> Self {
         self.limits = l;
