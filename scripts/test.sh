@@ -26,6 +26,11 @@ fi
 
 echo "== native unit tests, component build, host tests (through the real .wasm)"
 cargo test --workspace --locked
+echo "== Python package: the wheel (maturin; its native extension reuses the build above)"
+bash scripts/wheel.sh
+# The CLI of the cross-host tests (hosts/python/tests/test_package.py), kept past the prune.
+mkdir -p target/bin && cp target/debug/artifact target/bin/artifact
+export ARTIFACT_CLI="$PWD/target/bin/artifact" ARTIFACT_REQUIRE_PACKAGES=1
 # On CI (a fresh clone on a small disk) the debug build is not needed past this point.
 if [ -n "${ARTIFACT_CI_PRUNE:-}" ]; then rm -rf target/debug; fi
 
@@ -38,10 +43,12 @@ command -v cargo-component >/dev/null || cargo install --locked --quiet cargo-co
 cargo component build --locked --profile guest -p artifact-component --target-dir target/component
 ls -l target/component/wasm32-wasip1/guest/artifact_component.wasm
 
-echo "== Node host (hosts/node): shared vectors, round trips and blob hashes through jco"
+echo "== Node host (hosts/node): shared vectors, round trips, blob hashes, SQLite metadata, the CLI's home through jco"
 export ARTIFACT_WASM="$PWD/target/guest/wasm32-wasip2/guest/artifact_component.wasm"
 (cd hosts/node && npm ci --no-audit --no-fund --loglevel=error && npm test)
+echo "== Node package: npm pack, installed into an empty project away from the checkout"
+(cd hosts/node && npm run test:pack)
 
-echo "== Python host (hosts/python): the same through wasmtime-py"
+echo "== Python host (hosts/python): the same through wasmtime-py; the wheel installed away from the checkout; one home shared by Python, Node and the CLI"
 PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r hosts/python/requirements.txt pytest  # also on a PEP 668 system Python
 python3 -m pytest -q hosts/python

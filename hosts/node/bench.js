@@ -1,26 +1,53 @@
-// MB/s of get for 1 MiB (whole-body `get`) and 64 MiB (streamed through the exported reader).
-// Run: npm run bench   (not part of the tests)
+// MB/s of put and get on homeStore (FsStorage + SqliteMetadata, the Rust CLI's layout) for 1 MiB
+// and 64 MiB bodies of random bytes (mode bytes, no compression), whole-body calls and the
+// streaming writer / reader; the same on memStore shows what the backends cost.
+// Run: npm run bench   (BENCH_HOME=DIR to measure on another disk; not part of the tests)
 import crypto from 'node:crypto';
-import { memStore, CHUNK } from './index.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { homeStore, memStore, CHUNK } from './index.js';
 
-const s = await memStore();
-const mb = (n, ms) => ((n / 1e6) / (ms / 1e3)).toFixed(1);
-function time(f, reps) {
-  f();
-  const t = performance.now();
-  for (let i = 0; i < reps; i++) f();
-  return (performance.now() - t) / reps;
+const MiB = 1 << 20;
+const mb = (n, ms) => ((n / 1e6) / (ms / 1e3)).toFixed(0);
+const ms = (f) => { const t = performance.now(); f(); return performance.now() - t; };
+const msAsync = async (f) => { const t = performance.now(); await f(); return performance.now() - t; };
+/** Median of `reps` timings. */
+const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+
+async function bench(label, s) {
+  const opts = (name) => ({ bucket: 'bench', name, contentType: 'application/octet-stream' });
+  const rows = [];
+  for (const [size, reps] of [[MiB, 20], [64 * MiB, 3]]) {
+    const tag = size === MiB ? '1 MiB' : '64 MiB';
+    // Fresh random bodies: content addressing would make repeated puts of one body cheaper.
+    const bodies = Array.from({ length: reps + 1 }, () => crypto.randomBytes(size));
+    const n = () => `${tag}-${crypto.randomUUID()}`;
+    s.put(bodies[reps], opts(n())); // warm-up
+    const put = median(bodies.slice(0, reps).map((b) => ms(() => s.put(b, opts(n())))));
+    const streamed = [];
+    for (const b of bodies.slice(0, reps)) streamed.push(await msAsync(() => s.putStream([b], opts(n()))));
+    const { record } = s.put(bodies[0], opts(n()));
+    const get = median(Array.from({ length: reps }, () => ms(() => s.get(record.id, { mode: 'bytes' }))));
+    const read = median(Array.from({ length: reps }, () => ms(() => {
+      let got = 0;
+      for (const c of s.read(record.id, { mode: 'bytes' })) got += c.length;
+      if (got !== size) throw new Error('short read');
+    })));
+    rows.push([`${label} put ${tag}`, put, size], [`${label} put ${tag} (writer, ${CHUNK >> 10} KiB chunks)`, median(streamed), size],
+      [`${label} get ${tag}`, get, size], [`${label} get ${tag} (reader, ${CHUNK >> 10} KiB chunks)`, read, size]);
+    bodies.length = 0;
+  }
+  for (const [what, t, size] of rows) console.log(`${what.padEnd(48)} ${t.toFixed(1).padStart(8)} ms  ${mb(size, t).padStart(5)} MB/s`);
 }
-const one = crypto.randomBytes(1 << 20);
-const { record: r1 } = s.put(one, { contentType: 'application/octet-stream' });
-const ms1 = time(() => s.get(r1.id, { mode: 'bytes' }), 30);
-console.log(`get 1 MiB (verified, mode bytes): ${ms1.toFixed(2)} ms = ${mb(one.length, ms1)} MB/s`);
-const big = crypto.randomBytes(64 << 20);
-const tp = performance.now();
-const { record: r64 } = await s.putStream([big], { contentType: 'application/octet-stream' });
-const putMs = performance.now() - tp;
-console.log(`put 64 MiB (writer, ${CHUNK >> 10} KiB chunks): ${mb(big.length, putMs)} MB/s`);
-const ms64 = time(() => { let n = 0; for (const c of s.read(r64.id, { mode: 'bytes' })) n += c.length; if (n !== big.length) throw new Error('short'); }, 3);
-console.log(`get 64 MiB (reader, ${CHUNK >> 10} KiB chunks, verified): ${ms64.toFixed(0)} ms = ${mb(big.length, ms64)} MB/s`);
-const msw = time(() => s.get(r64.id, { mode: 'bytes' }), 3);
-console.log(`get 64 MiB (one get call): ${msw.toFixed(0)} ms = ${mb(big.length, msw)} MB/s`);
+
+const home = process.env.BENCH_HOME ?? fs.mkdtempSync(path.join(os.tmpdir(), 'artifact-bench-'));
+try {
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), home ${home}`);
+  const h = await homeStore(home);
+  await bench('home', h);
+  h.close();
+  await bench('mem ', await memStore());
+} finally {
+  if (!process.env.BENCH_HOME) fs.rmSync(home, { recursive: true, force: true });
+}

@@ -1,6 +1,8 @@
-// Transpiles the component with jco into gen/ (skipped when gen/ was made from the same .wasm).
+// Transpiles the component with jco into gen/ (skipped when gen/ was made from the same .wasm)
+// and copies the SQLite schema (host/src/metadata/schema.sql, its one home) to gen/schema.sql, so
+// the package (`npm pack` runs this as `prepack`) needs neither cargo nor the repository.
 // The .wasm is $ARTIFACT_WASM, else ../../target/guest/wasm32-wasip2/guest/artifact_component.wasm,
-// built with cargo when missing.
+// built with cargo first (unless $ARTIFACT_NO_CARGO is set).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -19,10 +21,24 @@ if (!process.env.ARTIFACT_WASM && !process.env.ARTIFACT_NO_CARGO) {
   execFileSync('cargo', ['build', '--profile', 'guest', '--locked', '--target', 'wasm32-wasip2', '-p', 'artifact-component',
     '--lib', '--target-dir', 'target/guest'], { cwd: repo, stdio: 'inherit' });
 }
+const schema = path.join(repo, 'host/src/metadata/schema.sql');
+/** gen/schema.sql := the repository's schema (rewritten only when it differs). */
+function copySchema() {
+  const text = fs.readFileSync(schema);
+  const to = path.join(gen, 'schema.sql');
+  if (!fs.existsSync(to) || !fs.readFileSync(to).equals(text)) {
+    fs.mkdirSync(gen, { recursive: true });
+    fs.writeFileSync(to, text);
+  }
+}
+
 const bytes = fs.readFileSync(wasm);
 const hash = createHash('sha256').update(bytes).digest('hex');
 const stamp = path.join(gen, 'SOURCE_SHA256');
-if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === hash) process.exit(0);
+if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === hash) {
+  copySchema();
+  process.exit(0);
+}
 
 const { files } = await transpileBytes(bytes, {
   name: 'artifact',
@@ -40,9 +56,13 @@ const { files } = await transpileBytes(bytes, {
   quiet: true,
 });
 fs.rmSync(gen, { recursive: true, force: true });
-for (const [name, data] of Object.entries(files)) {
+for (let [name, data] of Object.entries(files)) {
+  // jco-transpile 0.15 declares a renamed export (`export { _delete as delete }`) as a bare
+  // `function _delete(…);`, which tsc refuses in a .d.ts (TS1046): make it `declare function`.
+  if (name.endsWith('.d.ts')) data = Buffer.from(Buffer.from(data).toString('utf8').replace(/^function /gm, 'declare function '));
   fs.mkdirSync(path.dirname(path.join(gen, name)), { recursive: true });
   fs.writeFileSync(path.join(gen, name), data);
 }
 fs.writeFileSync(stamp, hash);
+copySchema();
 console.error(`transpiled ${path.relative(repo, wasm)} (${bytes.length} bytes) into hosts/node/gen/`);

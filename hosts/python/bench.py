@@ -1,41 +1,77 @@
-"""MB/s of get (and put) for 1 MiB and 64 MiB bodies. Not part of the tests.
+"""MB/s of put and get for 1 MiB and 64 MiB bodies, side by side on the package's two paths over
+one home (objects/ + metadata.db, the Rust CLI's layout): the native extension (`open_home`) and
+the wasmtime-py host (`home_store`). Not part of the tests.
 
-    python3 hosts/python/bench.py            # bulk list<u8> conversion (default)
-    ARTIFACT_PY_SLOW_BYTES=1 python3 hosts/python/bench.py --small   # stock wasmtime-py conversion
+    bash scripts/wheel.sh --profile benchmark && python3 -m venv /tmp/v \\
+        && /tmp/v/bin/pip install hosts/python/dist/*.whl && /tmp/v/bin/python hosts/python/bench.py
+    python3 hosts/python/bench.py --pure    # from the checkout: the wasmtime-py path only
+    ARTIFACT_PY_SLOW_BYTES=1 python3 hosts/python/bench.py --pure --small  # stock list<u8> conversion
 """
 import os
+import shutil
 import sys
+import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from artifact_host import CHUNK, FAST_BYTES, mem_store  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The installed package (with its native extension) first, else this checkout's.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
+try:
+    import artifact_host
+except ImportError:
+    sys.path.insert(0, HERE)
+    import artifact_host
+
+from artifact_host import CHUNK, FAST_BYTES, home_store  # noqa: E402
+from artifact_host.native import AVAILABLE, NativeStore  # noqa: E402
 
 
-def timed(f, reps):
-    f()
-    t = time.perf_counter()
+def median(f, reps):
+    f()  # warm-up
+    ts = []
     for _ in range(reps):
+        t = time.perf_counter()
         f()
-    return (time.perf_counter() - t) / reps
+        ts.append(time.perf_counter() - t)
+    return sorted(ts)[len(ts) // 2]
 
 
-def mbs(n, s):
-    return f"{n / 1e6 / s:.1f} MB/s"
+def row(what, n, s):
+    print(f"{what:<58} {s * 1e3:9.1f} ms  {n / 1e6 / s:7.1f} MB/s", flush=True)
 
 
-s = mem_store()
-print(f"wasmtime-py list<u8> conversion: {'bulk' if FAST_BYTES else 'stock (element by element)'}")
-one = os.urandom(1 << 20)
-t = timed(lambda: s.put(one, content_type="application/octet-stream"), 3)
-rid = s.put(one, content_type="application/octet-stream")["record"]["id"]
-print(f"put 1 MiB (one call): {t * 1e3:.0f} ms = {mbs(len(one), t)}")
-t = timed(lambda: s.get(rid, mode="bytes"), 10)
-print(f"get 1 MiB (one call, verified): {t * 1e3:.0f} ms = {mbs(len(one), t)}")
-if "--small" not in sys.argv:
-    big = os.urandom(64 << 20)
-    t0 = time.perf_counter()
-    rid = s.put_stream([big], content_type="application/octet-stream")["record"]["id"]
-    t = time.perf_counter() - t0
-    print(f"put 64 MiB (writer, {CHUNK >> 10} KiB chunks): {t:.1f} s = {mbs(len(big), t)}")
-    t = timed(lambda: s.get_bytes(rid), 1)
-    print(f"get 64 MiB (reader, {CHUNK >> 10} KiB chunks, verified): {t:.1f} s = {mbs(len(big), t)}")
+def bench(label, s, sizes):
+    opts = {"content_type": "application/octet-stream", "bucket": "bench"}
+    for size, reps in sizes:
+        tag = "1 MiB" if size == 1 << 20 else f"{size >> 20} MiB"
+        # Fresh bodies each time: content addressing makes a repeated body cheaper to put.
+        bodies = iter([os.urandom(size) for _ in range(reps + 1)])
+        seq = iter(range(1 << 30))
+        t = median(lambda: s.put(next(bodies), name=f"{tag}-{label}-{next(seq)}", **opts), reps)
+        row(f"{label} put {tag}", size, t)
+        rid = s.put(os.urandom(size), name=f"{tag}-{label}-get", **opts)["record"]["id"]
+        row(f"{label} get {tag} (verified)", size, median(lambda: s.get_bytes(rid), reps))
+        if label == "native":
+            got = median(lambda: sum(len(c) for c in s.read(rid)), reps)
+            row(f"{label} read {tag} (streamed to Python, {CHUNK >> 10} KiB chunks)", size, got)
+
+
+def main():
+    home = tempfile.mkdtemp(prefix="artifact-pybench-")
+    small = "--small" in sys.argv
+    sizes = [(1 << 20, 10)] + ([] if small else [(64 << 20, 3)])
+    try:
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, artifact_host from {artifact_host.__file__}")
+        if AVAILABLE and "--pure" not in sys.argv:
+            bench("native", NativeStore(home), sizes)
+        else:
+            print("native extension: not built here (see the docstring)")
+        print(f"wasmtime-py list<u8> conversion: {'bulk' if FAST_BYTES else 'stock (element by element)'}")
+        # wasmtime-py: 64 MiB takes tens of seconds here; one repetition.
+        bench("wasmtime-py", home_store(home, config={}), [(1 << 20, 3)] + ([] if small else [(64 << 20, 1)]))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

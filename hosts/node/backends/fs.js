@@ -1,6 +1,7 @@
 // node:fs storage (driver `fs`) with the layout of host/src/storage/fs.rs: `fs://blobs/...` is
 // `<root>/blobs/...`; writers stage in `<root>/.staging/` and publish with link (if-absent) or
-// rename (overwrite), so readers only ever see whole objects; `collectStaging` removes staged
+// rename (overwrite), so readers only ever see whole objects (fsync of the file before, of its
+// directory after; a parent pruned by a concurrent delete is recreated); `collectStaging` removes staged
 // files a killed process left behind. FsMetadata keeps the records and object claims in
 // `<root>/metadata.json` (rewritten atomically on every change; one process at a time).
 import fs from 'node:fs';
@@ -17,6 +18,24 @@ let counter = 0;
 const liveStaged = new Set();
 
 const ioErr = (op, p, e) => storageError(`${op} ${p}: ${e.message}`);
+
+/**
+ * Runs `publish()` (a link or rename to `dest`), creating `dest`'s parents first and retrying if
+ * a concurrent `delete` (of this or another process) pruned an empty parent in between.
+ */
+function publishWith(dest, publish) {
+  const parent = path.dirname(dest);
+  for (let attempts = 0; ; attempts++) {
+    try { fs.mkdirSync(parent, { recursive: true }); } catch (e) { throw ioErr('create directory', parent, e); }
+    try { return publish(); } catch (e) { if (e.code !== 'ENOENT' || attempts >= 3) throw e; }
+  }
+}
+
+/** fsyncs a directory so a link or rename in it is durable. Best effort. */
+function syncDir(dir) {
+  let fd;
+  try { fd = fs.openSync(dir, 'r'); fs.fsyncSync(fd); } catch {} finally { if (fd !== undefined) try { fs.closeSync(fd); } catch {} }
+}
 
 function objectPath(uri) {
   if (!uri.startsWith(SCHEME)) throw invalidArgument(`${JSON.stringify(uri)} is not an fs:// URI`);
@@ -64,17 +83,18 @@ export class FsStorage {
           fs.fsyncSync(fd);
           fs.closeSync(fd);
           fd = null;
-          fs.mkdirSync(path.dirname(dest), { recursive: true });
+          let stored = true;
           if (publish === 'if-absent') {
-            try { fs.linkSync(staged, dest); } catch (e) {
-              if (e.code === 'EEXIST' && !fs.statSync(dest).isDirectory()) return false;
-              throw ioErr('publish', dest, e);
+            try { publishWith(dest, () => fs.linkSync(staged, dest)); } catch (e) {
+              if (e.code !== 'EEXIST' || fs.statSync(dest).isDirectory()) throw ioErr('publish', dest, e);
+              stored = false;
             }
           } else {
             if (fs.existsSync(dest) && fs.statSync(dest).isDirectory()) throw storageError(`publish ${dest}: a directory is in the way`);
-            try { fs.renameSync(staged, dest); } catch (e) { throw ioErr('publish', dest, e); }
+            try { publishWith(dest, () => fs.renameSync(staged, dest)); } catch (e) { throw ioErr('publish', dest, e); }
           }
-          return true;
+          syncDir(path.dirname(dest));
+          return stored;
         } finally {
           if (fd !== null) { try { fs.closeSync(fd); } catch {} fd = null; }
           try { fs.unlinkSync(staged); } catch {}

@@ -5,9 +5,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { memStore, fsStore } from '../index.js';
+import { memStore, fsStore, homeStore, ArtifactError } from '../index.js';
 import { loadJson, patternBody, throwsTag } from './util.js';
 
+/** The error `f` throws. */
+const caught = (f) => { try { f(); } catch (e) { return e; } assert.fail('expected an error'); };
 const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
 // Scratch directories, removed when the test process exits.
 const scratch = [];
@@ -18,7 +20,10 @@ const tmp = () => {
 };
 process.on('exit', () => scratch.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-for (const [kind, open] of [['mem', () => memStore()], ['fs', () => fsStore(tmp())]]) {
+const stores = [['mem', () => memStore()], ['fs', () => fsStore(tmp())], ['home', () => homeStore(tmp())]];
+const driverOf = (kind) => (kind === 'mem' ? 'mem' : 'fs');
+
+for (const [kind, open] of stores) {
   test(`${kind}: put / get / head round trip in every mode and compression`, async () => {
     const s = await open();
     for (const compression of ['none', 'gzip', 'deflate']) {
@@ -27,7 +32,7 @@ for (const [kind, open] of [['mem', () => memStore()], ['fs', () => fsStore(tmp(
       assert.equal(put.created, true);
       assert.equal(put.record.sha256, sha(body));
       assert.equal(put.record.bytes, BigInt(body.length));
-      assert.equal(put.record.location.driver, kind);
+      assert.equal(put.record.location.driver, driverOf(kind));
       assert.equal(JSON.parse(put.resultRef).ref, put.record.logicalRef);
       for (const ref of [put.record.id, `rt/doc-${compression}`, put.record.logicalRef, put.resultRef]) {
         assert.deepEqual(s.get(ref).data, { tag: 'json', val: body });
@@ -82,6 +87,20 @@ for (const [kind, open] of [['mem', () => memStore()], ['fs', () => fsStore(tmp(
     assert.equal(p.val.limit, 3n);
     throwsTag(() => s.put('x', { bucket: 'e', name: 'text', ifExists: 'fail' }), 'conflict');
     throwsTag(() => s.put('{}', { store: 'nosuchdriver' }), 'invalid-argument');
+    // ArtifactError: the kind, the Rust host's sentence, the WIT payload.
+    const e = caught(() => s.get('e/missing'));
+    assert.ok(e instanceof ArtifactError);
+    assert.equal(e.kind, 'not-found');
+    assert.deepEqual(e.payload, { tag: 'not-found', val: e.message });
+    const big = caught(() => s.get(record.id, { maxBytes: 3 }));
+    assert.ok(big instanceof ArtifactError);
+    assert.equal(big.message, `body of ${record.bytes} bytes exceeds the limit of 3 bytes`);
+    const range = caught(() => s.get(record.id, { mode: 'bytes', range: { start: 100 } }));
+    assert.equal(range.kind, 'range-not-satisfiable');
+    assert.equal(range.message, `range not satisfiable for a body of ${record.bytes} bytes`);
+    // Streaming calls too.
+    assert.throws(() => s.getBytes('e/missing'), (x) => x instanceof ArtifactError && x.kind === 'not-found');
+    await assert.rejects(s.putStream(['{}'], { bucket: 'Bad Bucket' }), (x) => x instanceof ArtifactError && x.kind === 'invalid-argument');
   });
 
   test(`${kind}: streaming writer and reader move a large body in chunks`, async () => {
@@ -104,13 +123,13 @@ for (const [kind, open] of [['mem', () => memStore()], ['fs', () => fsStore(tmp(
   });
 }
 
-test('fs: records and blobs persist across stores; a corrupted blob is an integrity error', async () => {
+for (const [kind, open] of [['fs', fsStore], ['home', homeStore]]) test(`${kind}: records and blobs persist across stores; a corrupted blob is an integrity error`, async () => {
   const root = tmp();
-  const a = await fsStore(root);
+  const a = await open(root);
   const { record } = a.put('{"persist":1}', { bucket: 'p', name: 'x' });
-  const b = await fsStore(root);
+  const b = await open(root);
   assert.equal(b.get('p/x').data.val, '{"persist":1}');
-  const file = path.join(root, record.location.uri.slice('fs://'.length));
+  const file = path.join(b.backends.storage.root, record.location.uri.slice('fs://'.length));
   fs.writeFileSync(file, '{"persist":2}');
   throwsTag(() => b.get('p/x'), 'integrity');
   throwsTag(() => b.getBytes('p/x', { mode: 'bytes' }), 'integrity');
@@ -134,3 +153,43 @@ test('cross-host: blobs hash exactly as the Rust host stored them (hosts/blobs.j
     }
   }
 });
+
+test('put: a body over 1 MiB goes through the writer and stores exactly what one `put` call stores', async () => {
+  const body = crypto.randomBytes((3 << 20) + 12345);
+  for (const compression of ['none', 'gzip']) {
+    const [a, b] = [await memStore(), await memStore()];
+    const opts = { bucket: 'w', name: 'big', compression, contentType: 'application/octet-stream', createdBy: 'x' };
+    const chunked = a.put(body, opts).record;
+    const whole = b.artifacts.put(body, { ...opts }).record;
+    for (const k of ['bytes', 'storedBytes', 'sha256', 'location', 'contentType', 'compression', 'createdBy']) assert.deepEqual(chunked[k], whole[k], k);
+    assert.deepEqual(a.backends.storage.objects.get(chunked.location.uri), b.backends.storage.objects.get(whole.location.uri));
+    assert.ok(a.getBytes('w/big', { mode: 'bytes' }).equals(body));
+    // max-bytes: the error names the whole body, as from one call.
+    const e = caught(() => a.put(body, { ...opts, name: 'capped', maxBytes: 1 << 20 }));
+    assert.deepEqual(e.payload, { tag: 'too-large', val: { limit: 1n << 20n, needed: BigInt(body.length) } });
+    assert.equal(a.put(body, { ...opts, name: 'under', maxBytes: body.length }).record.bytes, BigInt(body.length));
+  }
+});
+
+for (const [kind, open] of stores) {
+  test(`${kind}: list / listAll / find / summary / delete / gc through Store`, async () => {
+    const s = await open();
+    const ids = [];
+    for (let i = 0; i < 7; i++) ids.push(s.put(`{"i":${i}}`, { bucket: 'l', name: `n/${i}` }).record.id);
+    s.put('{}', { bucket: 'other', name: 'x' });
+    const first = s.list({ bucket: 'l', limit: 3 });
+    assert.deepEqual(first.records.map((r) => r.id), ids.slice(0, 3));
+    assert.ok(first.nextCursor);
+    assert.deepEqual([...s.listAll({ bucket: 'l', limit: 2 })].map((r) => r.id), ids);
+    assert.deepEqual([...s.listAll({ bucket: 'l', namePrefix: 'n/', order: 'newest-first', createdAfter: 0 })].map((r) => r.id), [...ids].reverse());
+    assert.equal(s.find('l', 'n/3').id, ids[3]);
+    assert.deepEqual(s.summary('l'), { count: 7n, totalBytes: 7n * 7n });
+    assert.equal(s.delete('l/n/3'), ids[3]);
+    assert.equal(caught(() => s.head('l/n/3')).kind, 'not-found');
+    assert.equal(caught(() => s.delete('l/n/3')).kind, 'not-found');
+    const report = s.gc({ stagingGraceMs: 60_000 });
+    assert.deepEqual(report.records, []);
+    assert.equal(s.summary('l').count, 6n);
+    s.close();
+  });
+}

@@ -1,7 +1,7 @@
 """The artifact component in Python, on the `wasmtime` package's component API.
 
-    from artifact_host import mem_store, fs_store, ArtifactError
-    s = fs_store("/tmp/artifacts")
+    from artifact_host import mem_store, fs_store, home_store, ArtifactError
+    s = fs_store("/tmp/artifacts")  # or home_store(): the Rust CLI's $ARTIFACT_HOME, shared with it
     r = s.put(b'{"a":1}', bucket="demo", name="a.json", compression="gzip")
     s.get("demo/a.json")            # {'data': {'tag': 'json', 'val': '{"a":1}'}, 'meta': {...}}
 
@@ -30,12 +30,23 @@ from wasmtime.component import (
 
 from . import _fastbytes
 from .backends import BackendError, FsMetadata, FsStorage, MemMetadata, MemStorage, rec
+from .sqlite import SqliteMetadata
+from .errors import ArtifactError, ArtifactTrap
 
-__all__ = ["Store", "mem_store", "fs_store", "ArtifactError", "ArtifactTrap", "MemStorage",
-           "MemMetadata", "FsStorage", "FsMetadata", "BackendError", "CHUNK", "INLINE_MAX"]
+__all__ = ["Store", "mem_store", "fs_store", "home_store", "ArtifactError", "ArtifactTrap",
+           "MemStorage", "MemMetadata", "FsStorage", "FsMetadata", "SqliteMetadata", "BackendError",
+           "CHUNK", "INLINE_MAX", "DEFAULT_HOME"]
 
-REPO = Path(__file__).resolve().parents[3]
+_PKG = Path(__file__).resolve().parent
+REPO = _PKG.parent.parent.parent
 WASM = REPO / "target/guest/wasm32-wasip2/guest/artifact_component.wasm"
+#: Whether this package runs from a checkout of the repository (hosts/python/artifact_host), the
+#: only place where the .wasm may be built with cargo.
+IN_REPO = (_PKG.parent.name == "python" and _PKG.parent.parent.name == "hosts"
+           and (REPO / "Cargo.toml").is_file() and (REPO / "wit").is_dir())
+#: The home of `home_store()` without `$ARTIFACT_HOME` (relative to the working directory), as for
+#: the Rust CLI (`--home`, default `.artifacts`).
+DEFAULT_HOME = ".artifacts"
 ARTIFACTS = "artifact:store/artifacts@0.1.0"
 STORAGE = "artifact:store/storage@0.1.0"
 METADATA = "artifact:store/metadata@0.1.0"
@@ -50,19 +61,6 @@ INLINE_MAX = 1 << 20
 STORAGE_READ_MAX = 1 << 20
 
 FAST_BYTES = _fastbytes.install()
-
-
-class ArtifactError(Exception):
-    """A WIT `types.error` returned by the component: `tag` is the case, `val` its payload."""
-
-    def __init__(self, tag: str, val):
-        super().__init__(f"{tag}: {val}")
-        self.tag = tag
-        self.val = val
-
-
-class ArtifactTrap(Exception):
-    """The instance trapped (a bug or a broken limit); the Store re-instantiates on next use."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,16 +128,47 @@ _engine = None
 _component = None
 
 
-def _build_wasm() -> Path:
+def _native_component() -> bytes | None:
+    """The component embedded in the optional native module (`_native.COMPONENT`), if any."""
+    try:
+        from . import _native
+    except ImportError:
+        return None
+    b = getattr(_native, "COMPONENT", None)
+    return bytes(b) if b else None
+
+
+def _cache_dir() -> Path:
+    """Where compiled code is cached outside a checkout."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "artifact_host"
+
+
+def _wasm() -> tuple[bytes, Path]:
+    """The component's bytes and the directory its compiled code is cached in: `$ARTIFACT_WASM`,
+    else (in a checkout) the repository's .wasm, built with cargo first unless
+    `$ARTIFACT_NO_CARGO`, else the native module's embedded component."""
     wasm = os.environ.get("ARTIFACT_WASM")
     if wasm:
-        return Path(wasm)
-    if not os.environ.get("ARTIFACT_NO_CARGO"):
+        return Path(wasm).read_bytes(), (WASM.parent if IN_REPO else _cache_dir())
+    if IN_REPO and not os.environ.get("ARTIFACT_NO_CARGO"):
         # Cheap when up to date; keeps the .wasm in step with src/.
-        subprocess.run(["cargo", "build", "--profile", "guest", "--locked", "--target", "wasm32-wasip2",
-                        "-p", "artifact-component", "--lib", "--target-dir", "target/guest"],
-                       cwd=REPO, check=True)
-    return WASM
+        try:
+            subprocess.run(["cargo", "build", "--profile", "guest", "--locked", "--target", "wasm32-wasip2",
+                            "-p", "artifact-component", "--lib", "--target-dir", "target/guest"],
+                           cwd=REPO, check=True)
+        except FileNotFoundError:  # no cargo: an existing .wasm or the native module's
+            if not WASM.is_file() and _native_component() is None:
+                raise
+    if IN_REPO and WASM.is_file():
+        return WASM.read_bytes(), WASM.parent
+    native = _native_component()
+    if native is not None:
+        return native, _cache_dir()
+    raise FileNotFoundError(
+        "no artifact component: set $ARTIFACT_WASM to artifact_component.wasm, or install the "
+        "package with its native module (artifact_host._native)"
+        + (f", or build {WASM}" if IN_REPO else ""))
 
 
 def component():
@@ -147,10 +176,10 @@ def component():
     global _engine, _component
     with _lock:
         if _component is None:
-            wasm = _build_wasm().read_bytes()
+            wasm, cache_dir = _wasm()
             _engine = Engine()
             key = hashlib.sha256(wasm + wasmtime.__name__.encode()).hexdigest()[:16]
-            cache = WASM.parent / f"artifact_component.py-{_wasmtime_version()}-{key}.cwasm"
+            cache = cache_dir / f"artifact_component.py-{_wasmtime_version()}-{key}.cwasm"
             if cache.exists():
                 try:
                     _component = Component.deserialize_file(_engine, str(cache))
@@ -428,3 +457,72 @@ def fs_store(root, config: dict | None = None) -> Store:
     """A store under `root`: blobs as files (driver `fs`), records in `root/metadata.json`."""
     root = str(root)
     return Store(FsStorage(root), FsMetadata(os.path.join(root, "metadata.json")), config)
+
+
+def home_store(home=None, config: dict | None = None) -> Store:
+    """The store in an `ARTIFACT_HOME`, as the Rust CLI opens it and shareable with it (and with
+    other processes): objects under `home/objects` (driver `fs`; a home of the older layout,
+    objects directly in the home, is migrated first), metadata in the SQLite database
+    `home/metadata.db`. `home` defaults to `$ARTIFACT_HOME`, else `.artifacts`; `config` to the
+    `wasi:config` values the CLI takes from the environment (`ARTIFACT_SIGNING_KEYS`,
+    `ARTIFACT_ACTIVE_KID`, `ARTIFACT_CONFIG_<KEY>`)."""
+    home = Path(os.path.abspath(home if home is not None else os.environ.get("ARTIFACT_HOME") or DEFAULT_HOME))
+    objects = _objects_root(home)
+    return Store(FsStorage(str(objects)), SqliteMetadata(str(home / "metadata.db")),
+                 _config_from_env() if config is None else config)
+
+
+def _config_from_env() -> dict:
+    """`wasi:config` values from the environment, as the Rust CLI takes them."""
+    out = {k[len("ARTIFACT_CONFIG_"):].lower(): v for k, v in os.environ.items()
+           if k.startswith("ARTIFACT_CONFIG_")}
+    for var, key in (("ARTIFACT_SIGNING_KEYS", "signing_keys"), ("ARTIFACT_ACTIVE_KID", "active_kid")):
+        if var in os.environ:
+            out[key] = os.environ[var]
+    return out
+
+
+# Entries of a home that are not objects (host/src/home.rs).
+_HOME_OWN = {"objects", "metadata.db", "metadata.db-wal", "metadata.db-shm", "metadata.db-journal", "cache"}
+_MIGRATING = ".objects.migrating"
+
+
+def _utf8(name: str) -> bool:
+    """Whether a file name is valid UTF-8 (home.rs leaves other names where they are)."""
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _objects_root(home: Path) -> Path:
+    """`home/objects`, after moving the objects of an older home (directly in the home) there,
+    exactly as host/src/home.rs `objects_root`: into `.objects.migrating`, then one rename."""
+    objects = home / "objects"
+    if objects.is_dir():
+        return objects
+    try:
+        with os.scandir(home) as it:
+            old = [e for e in it if e.name not in _HOME_OWN and e.name != _MIGRATING and _utf8(e.name)]
+    except FileNotFoundError:
+        old = []
+    except OSError as e:
+        raise BackendError("storage", f"read home {home}: {e}") from None
+    staging = home / _MIGRATING
+    # Only a store moves: an older home always has its metadata.db (home.rs).
+    if (not old or not (home / "metadata.db").is_file()) and not staging.exists():
+        return objects
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+        for e in old:
+            os.rename(e.path, staging / e.name)
+        os.rename(staging, objects)
+    except OSError as e:
+        raise BackendError("storage", f"migrate {home} to its objects/ layout: {e}") from None
+    return objects
+
+
+from .native import NativeStore, open_home  # noqa: E402  (native.py imports home_store lazily)
+
+__all__ += ["NativeStore", "open_home"]

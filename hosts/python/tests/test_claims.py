@@ -1,17 +1,19 @@
 """Object claims (wit/metadata.wit, "the deletion contract") and storage.collect-staging, directly
-on the backends: MemMetadata / FsMetadata, MemStorage / FsStorage."""
+on the backends: MemMetadata / FsMetadata / SqliteMetadata, MemStorage / FsStorage."""
 import json
 import os
 import time
 
 import pytest
 
-from artifact_host import FsMetadata, FsStorage, MemMetadata, MemStorage, fs_store
+from artifact_host import (BackendError, FsMetadata, FsStorage, MemMetadata, MemStorage, SqliteMetadata,
+                           fs_store, home_store)
 from artifact_host.backends import rec
 
 U = "fs://blobs/sha256/aa/aa01"
 ID1 = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 U64_MAX = 2**64 - 1
+I64_MAX = 2**63 - 1  # the largest timestamp every backend stores (SQLite refuses more)
 
 
 def record(id_, uri):
@@ -22,9 +24,27 @@ def record(id_, uri):
                preview=None, extracted=None)
 
 
-@pytest.fixture(params=["mem", "fs"])
+@pytest.fixture(params=["mem", "fs", "sqlite"])
 def md(request, tmp_path):
-    return MemMetadata() if request.param == "mem" else FsMetadata(str(tmp_path / "metadata.json"))
+    if request.param == "mem":
+        yield MemMetadata()
+    elif request.param == "fs":
+        yield FsMetadata(str(tmp_path / "metadata.json"))
+    else:
+        m = SqliteMetadata(str(tmp_path / "metadata.db"))
+        yield m
+        m.close()
+
+
+def pin_many(md, uris, holder, until):
+    """Pins every URI (at time 0): in bulk where the backend keeps claims in dicts (FsMetadata
+    would rewrite its file on every pin), one transaction each on SQLite."""
+    if isinstance(md, MemMetadata):
+        md.pins.update({u: {holder: until} for u in uris})
+        md.changed()
+    else:
+        for u in uris:
+            assert md.pin_object(u, holder, 0, until) is True
 
 
 def test_live_pin_blocks_claim_delete_and_unpin_is_idempotent(md):
@@ -92,8 +112,13 @@ def test_finish_delete_ends_the_claim_is_idempotent_and_leaves_live_pins(md):
     assert md.pin_object(U, "live", 250, 900) is True
     md.finish_delete(U)
     md.finish_delete(U)
-    assert md.stale_claims(899, 10) == []  # delete claim and the expired pin are gone
+    assert md.pin_object(U, "probe", 150, 151) is True  # refused if the claim (until 200) remained
+    md.unpin_object(U, "probe")
+    # The expired pin is dropped with the claim (the dict backends) or by the next claim-delete
+    # (SqliteMetadata: the Rust host's statements end only the delete claim).
+    assert md.stale_claims(899, 10) in ([], [U])
     assert md.claim_delete(U, 300, 400) is False  # the live pin still blocks
+    assert md.stale_claims(899, 10) == []
     assert md.stale_claims(900, 10) == [U]
 
 
@@ -101,8 +126,7 @@ def test_stale_claims_distinct_ascending_clamped(md):
     uris = [f"fs://blobs/k/{i:04}" for i in range(1005)]
     for u in reversed(uris[:5]):
         assert md.pin_object(u, "h", 0, 100) is True
-    md.pins.update({u: {"h": 100} for u in uris[5:]})  # the rest in bulk (FsMetadata would
-    md.changed()  # rewrite its file on every pin)
+    pin_many(md, uris[5:], "h", 100)
     assert md.pin_object(uris[0], "h2", 0, 100) is True  # two claims on one URI: listed once
     assert md.claim_delete("fs://a/deleting", 0, 50) is True
     assert md.claim_delete("fs://z/deleting", 0, 5000) is True  # not stale before 5000
@@ -116,8 +140,8 @@ def test_stale_claims_distinct_ascending_clamped(md):
     assert md.stale_claims(101, 2) == ["fs://a/deleting", "fs://a/live"]
 
 
-def test_stale_claims_in_utf8_byte_order():
-    m = MemMetadata()
+def test_stale_claims_in_utf8_byte_order(md):
+    m = md
     for u in ("fs://\U0001F600", "fs://\uFFFD", "fs://b", "fs://\u00e9"):
         m.pin_object(u, "h", 0, 1)
     assert m.stale_claims(1, 10) == ["fs://b", "fs://\u00e9", "fs://\uFFFD", "fs://\U0001F600"]
@@ -209,16 +233,21 @@ def test_fs_storage_collect_staging_removes_only_old_staged_files(tmp_path):
     assert s.collect_staging(now_ms + 60_000) == 0
 
 
-def test_component_puts_leave_no_claims_and_gc_collects_stale_claims_and_staging(tmp_path):
-    root = tmp_path / "store"
-    s = fs_store(root)
+@pytest.mark.parametrize("backend", ["fs", "sqlite"])
+def test_component_puts_leave_no_claims_and_gc_collects_stale_claims_and_staging(tmp_path, backend):
+    if backend == "fs":
+        root = tmp_path / "store"
+        s = fs_store(root)
+    else:
+        s = home_store(tmp_path / "home", config={})
+        root = tmp_path / "home/objects"
     md = s.metadata
 
     def now():
         return int(time.time() * 1000)
 
     r = s.put('{"a":1}', bucket="c", name="x")["record"]
-    assert md.stale_claims(U64_MAX, 1000) == []  # the put unpinned its URI
+    assert md.stale_claims(I64_MAX, 1000) == []  # the put unpinned its URI
     assert md.claim_delete(r["location"]["uri"], now(), now() + 1000) is False  # its record uses it
     # What killed processes leave: an object whose put died before its record (expired pin), a
     # delete that died before finishing (expired claim), a staged write.
@@ -234,5 +263,33 @@ def test_component_puts_leave_no_claims_and_gc_collects_stale_claims_and_staging
     assert report["staging"] == 1
     assert not (root / "out/killed.json").exists()
     assert not staged.exists()
-    assert md.stale_claims(U64_MAX, 1000) == []
+    assert md.stale_claims(I64_MAX, 1000) == []
     assert s.get("c/x")["data"]["val"] == '{"a":1}'
+
+
+def test_sqlite_claims_persist_and_timestamps_beyond_i64_are_refused(tmp_path):
+    file = str(tmp_path / "metadata.db")
+    a = SqliteMetadata(file)
+    a.insert_if_absent(record(ID1, U))
+    assert a.pin_object("fs://p", "w1", 0, 12345678901234567) is True
+    assert a.claim_delete("fs://d", 0, 777) is True
+    for call in (lambda: a.pin_object("fs://q", "w", 0, I64_MAX + 1),
+                 lambda: a.pin_object("fs://q", "w", U64_MAX, 1),
+                 lambda: a.claim_delete("fs://q", 0, U64_MAX),
+                 lambda: a.stale_claims(I64_MAX + 1, 10),
+                 lambda: a.touch(ID1, U64_MAX)):
+        with pytest.raises(BackendError) as ei:
+            call()
+        assert ei.value.tag == "invalid-argument", ei.value
+    a.close()
+    b = SqliteMetadata(file)
+    assert vars(b.get_by_id(ID1))["logical-ref"] == f"noetl://artifacts/b/{ID1}"
+    assert b.pin_object("fs://d", "w2", 776, 900) is False  # the delete claim survived
+    assert b.claim_delete("fs://p", 12345678901234566, 1) is False  # the pin survived
+    assert b.claim_delete(U, 0, 1) is False  # the record survived
+    assert b.stale_claims(12345678901234567, 10) == ["fs://d", "fs://p"]
+    assert b.stale_claims(I64_MAX, 10) == ["fs://d", "fs://p"]
+    b.finish_delete("fs://d")
+    b.unpin_object("fs://p", "w1")
+    b.close()
+    assert SqliteMetadata(file).stale_claims(I64_MAX, 10) == []

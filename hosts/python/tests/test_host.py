@@ -2,10 +2,11 @@
 import hashlib
 import json
 import os
+from pathlib import Path
 
 import pytest
 
-from artifact_host import ArtifactTrap, fs_store, mem_store
+from artifact_host import ArtifactTrap, fs_store, home_store, mem_store
 from util import load, pattern, raises_tag
 
 
@@ -13,9 +14,16 @@ def sha(b):
     return hashlib.sha256(b).hexdigest()
 
 
-@pytest.fixture(params=["mem", "fs"])
+STORES = {
+    "mem": lambda d: mem_store(),
+    "fs": lambda d: fs_store(d),  # FsStorage(d) + FsMetadata(d/metadata.json)
+    "sqlite": lambda d: home_store(d, config={}),  # FsStorage(d/objects) + SqliteMetadata(d/metadata.db)
+}
+
+
+@pytest.fixture(params=sorted(STORES))
 def store(request, tmp_path):
-    return mem_store() if request.param == "mem" else fs_store(tmp_path / "store")
+    return STORES[request.param](tmp_path / "store")
 
 
 def test_round_trip_every_mode_and_compression(store):
@@ -114,12 +122,13 @@ def test_trap_gives_a_fresh_instance():
     assert s.get("default/kept")["data"]["val"] == "{}"
 
 
-def test_fs_persistence_and_integrity(tmp_path):
+@pytest.mark.parametrize("kind", ["fs", "sqlite"])
+def test_fs_persistence_and_integrity(tmp_path, kind):
     root = tmp_path / "p"
-    rec = fs_store(root).put('{"persist":1}', bucket="p", name="x")["record"]
-    b = fs_store(root)
+    rec = STORES[kind](root).put('{"persist":1}', bucket="p", name="x")["record"]
+    b = STORES[kind](root)
     assert b.get("p/x")["data"]["val"] == '{"persist":1}'
-    (root / rec["location"]["uri"][len("fs://"):]).write_bytes(b'{"persist":2}')
+    (Path(b.storage.root) / rec["location"]["uri"][len("fs://"):]).write_bytes(b'{"persist":2}')
     with raises_tag("integrity"):
         b.get("p/x")
     with raises_tag("integrity"):
