@@ -1,6 +1,7 @@
 //! The wasmtime host of the artifact component: backends, the sandboxed runtime, and the pieces
 //! the `artifact` CLI and HTTP server are made of.
 
+pub mod atomic;
 pub mod conformance;
 pub mod console;
 pub mod embed;

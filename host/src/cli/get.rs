@@ -53,7 +53,7 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
                 // when a bar can be drawn: scripts and pipes pay for no extra call.
                 let total = if progress::enabled(env.quiet) && a.range.is_none() { rt.head(&a.r#ref).ok().map(|r| r.bytes) } else { None };
                 let bar = total.and_then(|n| progress::for_body(n, env.quiet));
-                let r = write_atomically(path, |out| {
+                let r = artifact_host::atomic::write_atomically(path, |out| {
                     let mut out = progress::Writing { inner: out, bar: bar.as_ref() };
                     rt.get_stream(&a.r#ref, &opts, &mut out).map(|_| ())
                 });
@@ -74,33 +74,10 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
     let g = rt.get(&a.r#ref, &opts)?;
     let envelope = success_with_data(g.data, &g.meta);
     match &a.output {
-        Some(path) => write_atomically(path, |out| Ok(writeln!(out, "{envelope}")?)),
+        Some(path) => artifact_host::atomic::write_atomically(path, |out| Ok(writeln!(out, "{envelope}")?)),
         None => {
             println!("{envelope}");
             Ok(())
-        }
-    }
-}
-
-/// Writes through a temp file in the target directory, renamed into place only on success.
-fn write_atomically(
-    path: &std::path::Path,
-    f: impl FnOnce(&mut dyn Write) -> Result<(), HostError>,
-) -> Result<(), HostError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let tmp = dir.join(format!(".{}.artifact-tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("out"), std::process::id()));
-    let file = std::fs::File::create(&tmp)?;
-    let mut out = std::io::BufWriter::new(file);
-    let r = f(&mut out).and_then(|_| Ok(out.flush()?));
-    drop(out);
-    match r {
-        Ok(()) => {
-            std::fs::rename(&tmp, path)?;
-            Ok(())
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
         }
     }
 }

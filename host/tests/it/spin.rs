@@ -714,10 +714,18 @@ fn seed_spin_state(state: &Path, kv: &BTreeMap<String, Vec<u8>>) {
     }
 }
 
-/// A `spin up` child process; killed when dropped.
+/// A `spin up` child process in a process group of its own; the whole group is killed when
+/// dropped (killing `spin up` alone orphans its `spin trigger http` child, still listening).
 struct SpinUp {
     child: crate::common::Reaped,
     base: String,
+}
+
+impl Drop for SpinUp {
+    fn drop(&mut self) {
+        // SAFETY: a plain kill(2) of the group `spin_up` created (pgid = the child's pid).
+        unsafe { libc::kill(-(self.child.0.id() as i32), libc::SIGKILL) };
+    }
 }
 
 
@@ -730,6 +738,7 @@ fn spin_up(spin: &Path, manifest: &Path, state: &Path, vars: &[(&str, &str)]) ->
     for (k, v) in vars {
         cmd.args(["--variable", &format!("{k}={v}")]);
     }
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let child = cmd.stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
     let mut up = SpinUp { child: crate::common::Reaped(child), base: format!("http://127.0.0.1:{port}") };
     let started = std::time::Instant::now();
@@ -813,13 +822,13 @@ fn uploads_work_and_refusals_store_nothing(base: &str, kv_rows: &dyn Fn() -> usi
     assert_eq!(kv_rows(), before, "a refused upload wrote to the key-value store");
 }
 
-/// The `spin` binary on PATH, if any. `scripts/test.sh` puts Spin 4.0.2 from `../shared/tools`
-/// there and sets `ARTIFACT_REQUIRE_SPIN=1`, so CI never skips this.
-fn spin_bin() -> Option<PathBuf> {
-    let found = crate::common::on_path("spin", &[]);
+/// The runtime `name` on PATH, if any. `scripts/test.sh` puts Spin 4.0.2 and wasmtime-cli 48.0.8
+/// from `../shared/tools` there and sets `ARTIFACT_REQUIRE_SPIN=1`, so CI never skips these tests.
+fn tool_bin(name: &str) -> Option<PathBuf> {
+    let found = crate::common::on_path(name, &[]);
     if found.is_none() {
-        assert!(std::env::var_os("ARTIFACT_REQUIRE_SPIN").is_none(), "ARTIFACT_REQUIRE_SPIN is set but `spin` is not on PATH");
-        eprintln!("SKIPPED: `spin` is not on PATH (Spin 4.0.2 is in ../shared/tools; scripts/test.sh unpacks it)");
+        assert!(std::env::var_os("ARTIFACT_REQUIRE_SPIN").is_none(), "ARTIFACT_REQUIRE_SPIN is set but `{name}` is not on PATH");
+        eprintln!("SKIPPED: `{name}` is not on PATH (../shared/tools has it; scripts/test.sh unpacks it)");
     }
     found
 }
@@ -829,7 +838,7 @@ fn spin_bin() -> Option<PathBuf> {
 /// signed reads with 200, 206, 304, 403 and 404, and signed uploads (201, 200, 403, 413).
 #[test]
 fn real_spin_up_serves_signed_reads_and_uploads() {
-    let Some(spin) = spin_bin() else { return };
+    let Some(spin) = tool_bin("spin") else { return };
     let m = manifest();
     build(&m);
     let vars = BTreeMap::from([
@@ -906,7 +915,7 @@ fn spin_sdk_example_summarizes_a_csv_through_the_store() {
         assert_eq!(request("GET", &format!("{base}/summary"), &[]).status, 400);
     };
     check(&serve_in_process(&rt, app.clone()));
-    if let Some(spin) = spin_bin() {
+    if let Some(spin) = tool_bin("spin") {
         let state = tempfile::tempdir().unwrap();
         seed_spin_state(state.path(), &app.kv.lock().unwrap());
         let up = spin_up(&spin, &dir.join("spin.toml"), state.path(), &[]);
@@ -915,22 +924,13 @@ fn spin_sdk_example_summarizes_a_csv_through_the_store() {
     rt.shutdown_timeout(Duration::from_secs(1));
 }
 
-fn wasmtime_bin() -> Option<PathBuf> {
-    let found = crate::common::on_path("wasmtime", &[]);
-    if found.is_none() {
-        assert!(std::env::var_os("ARTIFACT_REQUIRE_SPIN").is_none(), "ARTIFACT_REQUIRE_SPIN is set but `wasmtime` is not on PATH");
-        eprintln!("SKIPPED: `wasmtime` is not on PATH (wasmtime-cli 48.0.8 is in ../shared/tools; scripts/test.sh unpacks it)");
-    }
-    found
-}
-
 /// Stock `wasmtime serve` (wasmtime-cli 48) runs the edge app built by scripts/wasmtime-app.sh:
 /// its key-value store seeded with `-S keyvalue-in-memory-data` (the same layout the Spin
 /// backend writes, values as base64 text), its keys from `-S config-var`. Signed reads answer
 /// 200, 206, 304, 403 and 404 as under `artifact serve` and Spin.
 #[test]
 fn wasmtime_serve_answers_signed_reads() {
-    let Some(wasmtime) = wasmtime_bin() else { return };
+    let Some(wasmtime) = tool_bin("wasmtime") else { return };
     let m = manifest();
     build(&m);
     let st = Command::new("bash").arg(root().join("scripts/wasmtime-app.sh")).stdout(std::process::Stdio::null()).status().unwrap();

@@ -200,27 +200,13 @@ impl Store {
         Ok(record_json(&rec))
     }
 
-    /// Writes the logical body to `path` (through `path` + `.part`, renamed when whole and
-    /// verified: a failed read leaves no file).
+    /// Writes the logical body to `path` (through a temp file beside it, renamed when whole and
+    /// verified: a failed read leaves `path` as it was).
     #[pyo3(signature = (r#ref, path, **options))]
     fn get_file(&self, py: Python<'_>, r#ref: &str, path: PathBuf, options: Option<&Bound<'_, PyDict>>) -> PyResult<String> {
         let o = stream_options(options)?;
-        let mut part = path.clone().into_os_string();
-        part.push(".part");
-        let part = PathBuf::from(part);
         let rec = py
-            .detach(|| {
-                let run = || -> Result<m::Record, HostError> {
-                    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&part)?);
-                    let rec = self.rt.get_stream(r#ref, &o, &mut out)?;
-                    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-                    std::fs::rename(&part, &path)?;
-                    Ok(rec)
-                };
-                run().inspect_err(|_| {
-                    let _ = std::fs::remove_file(&part);
-                })
-            })
+            .detach(|| artifact_host::atomic::write_atomically(&path, |out| self.rt.get_stream(r#ref, &o, out)))
             .map_err(err)?;
         Ok(record_json(&rec))
     }
