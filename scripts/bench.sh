@@ -24,5 +24,8 @@ PROFILE=${ARTIFACT_BENCH_PROFILE:-benchmark}
 # host's compile time. bench/src/cli.rs builds the artifact binary with the same flags.
 echo "== building (cargo build --profile $PROFILE -p artifact-bench -p artifact-host --bins --no-default-features)" >&2
 cargo build --locked --profile "$PROFILE" -p artifact-bench -p artifact-host --bins --no-default-features
+# The null wasi:http handler of scenario 4 (the per-request floor of `artifact serve`).
+cargo build --locked --release --target wasm32-wasip2 --manifest-path bench/null-handler/Cargo.toml --target-dir target/null-handler
+export ARTIFACT_BENCH_NULL_WASM="$PWD/target/null-handler/wasm32-wasip2/release/null_handler.wasm"
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 "$target/$PROFILE/artifact-bench" "$@"

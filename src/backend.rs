@@ -1,6 +1,7 @@
 //! The two things the component needs from its host, as Rust traits. Inside the component they
 //! are implemented over the WIT imports; natively (unit tests, benchmarks) by [`mem`].
 
+use crate::digest::{Digests, Sha};
 use crate::model::{BucketSummary, Error, ListQuery, Page, Record, Timestamp};
 
 /// How a staged write is published.
@@ -18,11 +19,46 @@ pub trait BlobWriter {
     fn abort(&mut self);
 }
 
+/// A staged object that reports the digests of what it was given; see WIT `writer.digests`.
+pub trait DigestWriter: BlobWriter {
+    /// Size, SHA-256 and chunk digests of every byte written so far.
+    fn digests(&mut self) -> Result<Digests, Error>;
+}
+
 /// The byte store; see WIT `storage`.
 pub trait Storage {
     fn drivers(&self) -> Vec<String>;
+    /// A plain staged write (what a driver implements).
     fn create_writer(&self, driver: &str) -> Result<Box<dyn BlobWriter + Send>, Error>;
     fn read(&self, uri: &str, offset: u64, len: u64) -> Result<Vec<u8>, Error>;
+    /// A staged write that digests what it is given in `chunk`-byte pieces (WIT
+    /// `create-writer`). The default digests here, over [`Storage::create_writer`]: natively,
+    /// that is the host's side; the component overrides it with the host's.
+    fn open_writer(&self, driver: &str, chunk: u64) -> Result<Box<dyn DigestWriter + Send>, Error> {
+        crate::digest::check_chunk_size(chunk)?;
+        Ok(Box::new(crate::digest::Digesting::new(self.create_writer(driver)?, chunk)))
+    }
+    /// Reads up to `len` bytes at `offset` (fewer only at the end of the object) with the digest
+    /// of each `chunk`-byte piece of them (WIT `read-chunks`). The default loops over
+    /// [`Storage::read`] and digests here.
+    fn read_chunks(&self, uri: &str, offset: u64, len: u64, chunk: u64) -> Result<(Vec<u8>, Vec<Sha>), Error> {
+        crate::digest::check_chunk_size(chunk)?;
+        let mut out: Vec<u8> = Vec::new();
+        while (out.len() as u64) < len {
+            let got = self.read(uri, offset + out.len() as u64, len - out.len() as u64)?;
+            if got.is_empty() {
+                break;
+            }
+            if out.is_empty() {
+                out = got;
+            } else {
+                out.extend_from_slice(&got);
+            }
+        }
+        out.truncate(len.min(usize::MAX as u64) as usize);
+        let digests = crate::digest::pieces(&out, chunk);
+        Ok((out, digests))
+    }
     fn stat(&self, uri: &str) -> Result<Option<u64>, Error>;
     fn list_objects(
         &self,

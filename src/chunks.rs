@@ -17,6 +17,7 @@
 //! therefore ignored and rebuilt; a corrupted object fails the chunk it is in.
 
 use crate::model::Error;
+use crate::digest::{Pieces, Sha};
 use sha2::{Digest, Sha256};
 
 /// Bytes per chunk: 256 KiB. A read fetches and hashes whole chunks, so a small range costs one
@@ -42,41 +43,30 @@ pub fn object_of_index(uri: &str) -> Option<String> {
     Some(format!("{driver}://{}", path.strip_prefix(INDEX_PREFIX)?.strip_prefix('/')?))
 }
 
-/// Digests stored bytes chunk by chunk as they stream past.
-#[derive(Clone, Default)]
-pub struct ChunkHasher {
-    cur: Sha256,
-    in_cur: u64,
-    digests: Vec<[u8; 32]>,
-    total: u64,
+/// Digests stored bytes chunk by chunk as they stream past (building an index on a read).
+#[derive(Clone)]
+pub struct ChunkHasher(Pieces);
+
+impl Default for ChunkHasher {
+    fn default() -> Self {
+        ChunkHasher(Pieces::new(CHUNK))
+    }
 }
 
 impl ChunkHasher {
-    pub fn update(&mut self, mut data: &[u8]) {
-        self.total += data.len() as u64;
-        while !data.is_empty() {
-            let take = ((CHUNK - self.in_cur) as usize).min(data.len());
-            self.cur.update(&data[..take]);
-            self.in_cur += take as u64;
-            data = &data[take..];
-            if self.in_cur == CHUNK {
-                self.digests.push(std::mem::take(&mut self.cur).finalize().into());
-                self.in_cur = 0;
-            }
-        }
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data)
     }
 
     /// Bytes seen so far.
     pub fn total(&self) -> u64 {
-        self.total
+        self.0.total()
     }
 
     /// The index of what went past, bound to the logical digest `sha256` (hex).
-    pub fn finish(mut self, sha256: &str) -> Result<ChunkIndex, Error> {
-        if self.in_cur > 0 {
-            self.digests.push(self.cur.finalize().into());
-        }
-        Ok(ChunkIndex { object_size: self.total, chunk_size: CHUNK, logical: parse_hex32(sha256)?, digests: self.digests })
+    pub fn finish(self, sha256: &str) -> Result<ChunkIndex, Error> {
+        let total = self.0.total();
+        ChunkIndex::from_digests(total, sha256, self.0.finish())
     }
 }
 
@@ -102,6 +92,19 @@ pub struct ChunkIndex {
 }
 
 impl ChunkIndex {
+    /// The index of an object of `object_size` bytes from the digests of its [`CHUNK`]-byte
+    /// pieces (as a storage host reports them), bound to the logical digest `sha256` (hex).
+    /// `Storage` error when the count does not fit the size.
+    pub fn from_digests(object_size: u64, sha256: &str, digests: Vec<Sha>) -> Result<ChunkIndex, Error> {
+        if digests.len() as u64 != object_size.div_ceil(CHUNK) {
+            return Err(Error::Storage(format!(
+                "host reported {} chunk digests for {object_size} bytes",
+                digests.len()
+            )));
+        }
+        Ok(ChunkIndex { object_size, chunk_size: CHUNK, logical: parse_hex32(sha256)?, digests })
+    }
+
     /// Serialized size of the index of an object of `size` bytes.
     pub fn encoded_len(size: u64) -> u64 {
         HEADER as u64 + size.div_ceil(CHUNK) * 32 + 32
@@ -162,10 +165,19 @@ impl ChunkIndex {
         Some(ChunkIndex { object_size: size, chunk_size: chunk, logical, digests })
     }
 
-    /// Checks chunk `k` (its bytes, whole).
+    /// Bytes in chunk `k` (0 past the end).
+    pub fn chunk_len(&self, k: u64) -> u64 {
+        self.object_size.saturating_sub(k.saturating_mul(self.chunk_size)).min(self.chunk_size)
+    }
+
+    /// Whether `digest` is the recorded one of chunk `k`, read whole (`len` bytes).
+    pub fn matches(&self, k: u64, len: u64, digest: &Sha) -> bool {
+        len > 0 && len == self.chunk_len(k) && self.digests.get(k as usize).is_some_and(|d| d == digest)
+    }
+
+    /// Checks chunk `k` (its bytes, whole), hashing here.
     pub fn verify(&self, k: u64, bytes: &[u8]) -> bool {
-        let expected_len = self.object_size.saturating_sub(k.saturating_mul(self.chunk_size)).min(self.chunk_size);
-        self.digests.get(k as usize).is_some_and(|d| bytes.len() as u64 == expected_len && Sha256::digest(bytes).as_slice() == d)
+        self.matches(k, bytes.len() as u64, &Sha256::digest(bytes).into())
     }
 }
 
@@ -207,6 +219,10 @@ mod tests {
         // The empty object has no chunks.
         let e = ChunkHasher::default().finish(&hex(&Sha256::digest(b""))).unwrap();
         assert_eq!(e.digests.len(), 0);
+        // Digests reported by a host: the count must fit the size.
+        let d = crate::digest::pieces(&data, CHUNK);
+        assert_eq!(ChunkIndex::from_digests(data.len() as u64, &sha, d.clone()).unwrap(), ix);
+        assert!(ChunkIndex::from_digests(data.len() as u64 + CHUNK, &sha, d).is_err());
         assert!(ChunkIndex::decode(&e.encode(), 0, &hex(&Sha256::digest(b""))).is_some());
     }
 

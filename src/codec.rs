@@ -1,6 +1,6 @@
 //! Body encodings: compression pipelines, range resolution and mode decoding.
 
-use crate::backend::{BlobWriter, Storage};
+use crate::backend::{DigestWriter, Storage};
 use crate::chunks::{ChunkHasher, ChunkIndex};
 use crate::model::{Body, ByteRange, Compression, Error, Mode};
 use std::io::{self, Read, Write};
@@ -162,39 +162,60 @@ impl BlobSource {
         Ok(Some(chunk))
     }
 
-    /// Reads `[start, start+len)` whole (hosts may cap one read).
-    fn read_exact_at(&self, start: u64, len: u64) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::with_capacity(len as usize);
-        while (out.len() as u64) < len {
-            let at = start + out.len() as u64;
-            let want = len - out.len() as u64;
-            let got = self.storage.read(&self.uri, at, want)?;
+    /// Reads the whole chunks `[start, end)` (`start` on a chunk boundary, `end` on one or at the
+    /// object's end) with the storage host's digests, and checks every chunk against the index.
+    fn read_verified(&self, ix: &ChunkIndex, start: u64, end: u64) -> Result<Vec<u8>, Error> {
+        let cs = ix.chunk_size;
+        let mut out: Vec<u8> = Vec::new();
+        let mut at = start;
+        while at < end {
+            let (got, digests) = self.storage.read_chunks(&self.uri, at, end - at, cs)?;
             if got.is_empty() {
                 return Err(Error::Integrity(format!("stored blob {} ends at byte {at}, before its recorded size", self.uri)));
             }
-            if got.len() as u64 > want {
+            if got.len() as u64 > end - at {
                 return Err(Error::Storage(format!("storage returned more bytes than asked from {}", self.uri)));
             }
-            out.extend_from_slice(&got);
+            if digests.len() as u64 != (got.len() as u64).div_ceil(cs) {
+                return Err(Error::Storage(format!(
+                    "storage returned {} chunk digests for {} bytes of {}",
+                    digests.len(),
+                    got.len(),
+                    self.uri
+                )));
+            }
+            for (i, d) in digests.iter().enumerate() {
+                let k = at / cs + i as u64;
+                let len = (got.len() as u64 - i as u64 * cs).min(cs);
+                if !ix.matches(k, len, d) {
+                    let first = k * cs;
+                    return Err(Error::Integrity(format!(
+                        "stored blob {} fails the check of chunk {k} (bytes {first}-{}): it was changed after it was written",
+                        self.uri,
+                        (first + ix.chunk_len(k)).max(first + 1) - 1
+                    )));
+                }
+            }
+            at += got.len() as u64;
+            if out.is_empty() {
+                out = got;
+            } else {
+                out.extend_from_slice(&got);
+            }
         }
         Ok(out)
     }
 
     fn next_verified(&mut self, ix: &ChunkIndex, max: u64) -> Result<Vec<u8>, Error> {
-        let k = self.offset / ix.chunk_size;
-        let start = k * ix.chunk_size;
-        let end = start.saturating_add(ix.chunk_size).min(ix.object_size);
-        if self.offset >= end {
+        let cs = ix.chunk_size;
+        let start = self.offset / cs * cs;
+        if self.offset >= ix.object_size {
             return Err(Error::Integrity(format!("read of {} past its indexed size {}", self.uri, ix.object_size)));
         }
-        let bytes = self.read_exact_at(start, end - start)?;
-        if !ix.verify(k, &bytes) {
-            return Err(Error::Integrity(format!(
-                "stored blob {} fails the check of chunk {k} (bytes {start}-{}): it was changed after it was written",
-                self.uri,
-                end - 1
-            )));
-        }
+        // The whole chunks under what is left of the range, up to READ_CHUNK bytes per round.
+        let want_end = self.offset.saturating_add(self.remaining).min(ix.object_size);
+        let end = want_end.div_ceil(cs).saturating_mul(cs).min(ix.object_size).min(start + READ_CHUNK.max(cs));
+        let bytes = self.read_verified(ix, start, end)?;
         let from = (self.offset - start) as usize;
         let take = (end - self.offset).min(self.remaining) as usize;
         self.offset += take as u64;
@@ -247,13 +268,13 @@ pub fn pipeline_error(e: io::Error, uri: &str) -> Error {
     Error::Integrity(format!("stored blob {uri} does not decode: {e}"))
 }
 
-/// Buffers encoded output and forwards it to a storage writer in large chunks.
+/// Buffers encoded output and forwards it to a storage writer in large chunks. The writer
+/// digests what it stores (the object's chunk index, and for unencoded bodies the logical
+/// digest), natively in the storage host.
 pub struct Sink {
-    pub writer: Box<dyn BlobWriter + Send>,
+    pub writer: Box<dyn DigestWriter + Send>,
     buf: Vec<u8>,
     pub written: u64,
-    /// Chunk digests of the stored bytes (the object's chunk index).
-    pub chunks: ChunkHasher,
 }
 
 /// Chunk size of writes to storage: small writes are batched up to this size, large ones are
@@ -263,8 +284,8 @@ pub const WRITE_CHUNK: usize = 1 << 20;
 pub const WRITE_CHUNK_MAX: usize = 1 << 20;
 
 impl Sink {
-    pub fn new(writer: Box<dyn BlobWriter + Send>) -> Self {
-        Sink { writer, buf: Vec::new(), written: 0, chunks: ChunkHasher::default() }
+    pub fn new(writer: Box<dyn DigestWriter + Send>) -> Self {
+        Sink { writer, buf: Vec::new(), written: 0 }
     }
     fn flush_buf(&mut self) -> Result<(), Error> {
         if !self.buf.is_empty() {
@@ -282,7 +303,6 @@ impl Sink {
 impl Write for Sink {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.written += data.len() as u64;
-        self.chunks.update(data);
         if self.buf.is_empty() && data.len() >= WRITE_CHUNK {
             for piece in data.chunks(WRITE_CHUNK_MAX) {
                 self.writer.write(piece).map_err(io::Error::other)?;

@@ -22,7 +22,8 @@ mod bindings {
 #[path = "edge_glue.rs"]
 mod edge;
 
-use crate::backend::{BlobWriter, Inserted, Metadata, Publish, Storage};
+use crate::backend::{BlobWriter, DigestWriter, Inserted, Metadata, Publish, Storage};
+use crate::digest::{self, Digests};
 use crate::manifest;
 use crate::model as m;
 use crate::store::{self, Store};
@@ -109,15 +110,30 @@ impl BlobWriter for ImportedWriter {
     }
 }
 
+impl DigestWriter for ImportedWriter {
+    fn digests(&mut self) -> Result<Digests, m::Error> {
+        let w = self.0.as_ref().ok_or_else(|| m::Error::Storage("writer is finished".into()))?;
+        let d = w.digests().map_err(err_in)?;
+        Ok(Digests { size: d.size, sha256: digest::sha_of(&d.sha256)?, chunks: digest::unflatten(&d.chunks)? })
+    }
+}
+
 impl Storage for ImportedStorage {
     fn drivers(&self) -> Vec<String> {
         ws::drivers()
     }
     fn create_writer(&self, driver: &str) -> Result<Box<dyn BlobWriter + Send>, m::Error> {
-        ws::create_writer(driver).map(|w| Box::new(ImportedWriter(Some(w))) as _).map_err(err_in)
+        ws::create_writer(driver, crate::chunks::CHUNK).map(|w| Box::new(ImportedWriter(Some(w))) as _).map_err(err_in)
+    }
+    fn open_writer(&self, driver: &str, chunk: u64) -> Result<Box<dyn DigestWriter + Send>, m::Error> {
+        ws::create_writer(driver, chunk).map(|w| Box::new(ImportedWriter(Some(w))) as _).map_err(err_in)
     }
     fn read(&self, uri: &str, offset: u64, len: u64) -> Result<Vec<u8>, m::Error> {
         ws::read(uri, offset, len).map_err(err_in)
+    }
+    fn read_chunks(&self, uri: &str, offset: u64, len: u64, chunk: u64) -> Result<(Vec<u8>, Vec<digest::Sha>), m::Error> {
+        let r = ws::read_chunks(uri, offset, len, chunk).map_err(err_in)?;
+        Ok((r.bytes, digest::unflatten(&r.chunks)?))
     }
     fn stat(&self, uri: &str) -> Result<Option<u64>, m::Error> {
         ws::stat(uri).map(|s| s.map(|s| s.size)).map_err(err_in)

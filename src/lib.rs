@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod chunks;
 pub mod codec;
+pub mod digest;
 pub mod encoding;
 pub mod externalize;
 pub mod http;

@@ -2,7 +2,7 @@
 //! [`Metadata`]. The component exports exactly this; native code (tests, benchmarks) calls it
 //! directly.
 
-use crate::backend::{BlobWriter, Metadata, Publish, Storage};
+use crate::backend::{DigestWriter, Metadata, Publish, Storage};
 use crate::chunks::{index_uri, object_of_index, ChunkHasher, ChunkIndex, INDEX_PREFIX};
 use crate::codec::{self, BlobSource, Encoder, Sink, Verifier};
 use crate::ids;
@@ -289,16 +289,19 @@ impl Store {
             return Ok(Writer { store: self.clone(), state: WriterState::Existing(Box::new(e)), max_bytes: raw_cap, written: 0 });
         }
         let verifier = if precompressed { Some(Verifier::for_upload(compression, opts.max_bytes)?) } else { None };
-        let w = self.storage.create_writer(&driver)?;
+        let w = self.storage.open_writer(&driver, crate::chunks::CHUNK)?;
         // Precompressed chunks pass to storage unchanged.
         let stored_as = if precompressed { Compression::None } else { compression };
+        // Bytes stored as given are digested by the storage host; only bodies this put encodes
+        // are hashed here (precompressed ones by their verifier).
+        let hash_here = !precompressed && stored_as != Compression::None;
         Ok(Writer {
             store: self.clone(),
             state: WriterState::Open(Box::new(OpenWriter {
                 rec,
                 opts: opts.clone(),
                 target,
-                hasher: Sha256::new(),
+                hasher: hash_here.then(Sha256::new),
                 encoder: Some(Encoder::new(stored_as, Sink::new(w))),
                 verifier,
                 if_exists,
@@ -651,10 +654,12 @@ struct OpenWriter {
     rec: Record,
     opts: PutOptions,
     target: Target,
-    hasher: Sha256,
+    /// The logical digest, computed here for bodies this put compresses; `None` when the storage
+    /// host's digest of the stored bytes is the logical one, or a verifier computes it.
+    hasher: Option<Sha256>,
     encoder: Option<Encoder>,
     /// Set for precompressed puts: decodes the written (encoded) bytes to learn the logical size
-    /// and digest; `hasher` is then unused.
+    /// and digest.
     verifier: Option<Verifier>,
     if_exists: IfExists,
 }
@@ -697,12 +702,13 @@ impl Writer {
         }
         match &mut self.state {
             WriterState::Open(w) => {
-                let r = match &mut w.verifier {
-                    Some(v) => v.write_all(chunk),
-                    None => {
-                        w.hasher.update(chunk);
+                let r = match (&mut w.verifier, &mut w.hasher) {
+                    (Some(v), _) => v.write_all(chunk),
+                    (None, Some(h)) => {
+                        h.update(chunk);
                         Ok(())
                     }
+                    (None, None) => Ok(()),
                 }
                 .and_then(|()| w.encoder.as_mut().expect("open writer has an encoder").write_all(chunk));
                 if r.is_err() {
@@ -758,16 +764,25 @@ impl Writer {
     fn publish(&self, w: &mut OpenWriter) -> Result<PutResult, Error> {
         let store = &self.store;
         // A precompressed blob must decode completely before anything is published.
-        let (sha, logical_bytes) = match w.verifier.take() {
+        let logical = match w.verifier.take() {
             Some(v) => {
                 let t = v.finish()?;
-                (hex(&t.hasher.finalize()), t.count)
+                Some((hex(&t.hasher.finalize()), t.count))
             }
-            None => (hex(&std::mem::take(&mut w.hasher).finalize()), self.written),
+            None => w.hasher.take().map(|h| (hex(&h.finalize()), self.written)),
         };
         let mut sink = w.encoder.take().expect("open writer has an encoder").finish()?;
-        let chunks = std::mem::take(&mut sink.chunks).finish(&sha)?;
-        let mut blob: Box<dyn BlobWriter + Send> = sink.writer;
+        // What the storage host digested must be exactly what was handed to it.
+        let digests = sink.writer.digests()?;
+        if digests.size != sink.written {
+            return Err(Error::Storage(format!(
+                "storage digested {} bytes of a staged object, {} were written",
+                digests.size, sink.written
+            )));
+        }
+        let (sha, logical_bytes) = logical.unwrap_or_else(|| (hex(&digests.sha256), self.written));
+        let chunks = ChunkIndex::from_digests(digests.size, &sha, digests.chunks)?;
+        let mut blob: Box<dyn DigestWriter + Send> = sink.writer;
         let mut rec = w.rec.clone();
         rec.bytes = logical_bytes;
         rec.stored_bytes = sink.written;
@@ -818,7 +833,7 @@ impl Writer {
     fn publish_pinned(
         &self,
         rec: &mut Record,
-        blob: &mut (dyn BlobWriter + Send),
+        blob: &mut (dyn DigestWriter + Send),
         chunks: &ChunkIndex,
         content_addressed: bool,
         old: Option<Record>,

@@ -352,17 +352,58 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
         let ours = format!("{:.0} rps, p99 {}{}", w.rps, w.p99, if w.errors { " (errors!)" } else { "" });
         let reference = format!("{:.0} rps, p99 {} nginx static", n.rps, n.p99);
         let row = Row::new(label, ours, reference);
-        rows.push(if *size == 4 << 10 { row.ratio_at_least(ratio, 0.5, "≥ 0.5 of nginx rps") } else { row.ratio_info(ratio) });
+        rows.push(row.ratio_at_least(ratio, 0.5, "≥ 0.5 of nginx rps"));
         if *size == 4 << 10 {
             serve_4k = Some(w);
         }
     }
     drop(srv);
+    if let Some(serve) = &serve_4k {
+        rows.push(null_row(&cmd, &nginx[0], serve, secs));
+    }
     if let Some(serve) = serve_4k {
         rows.push(spin_row(&dir, &www.join(format!("f{}", 4 << 10)), key, &serve, secs));
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(rows)
+}
+
+/// The floor of the per-request model: the null `wasi:http` handler (bench/null-handler, built by
+/// scripts/bench.sh, path in `ARTIFACT_BENCH_NULL_WASM`) served by `artifact serve --component`,
+/// answering 4 KiB from its memory. The signed 4 KiB GET measured just before is compared with it.
+fn null_row(cmd: &dyn Fn() -> Command, nginx: &Wrk, serve: &Wrk, secs: u64) -> Row {
+    let label = "4 signed GET 4 KiB vs the null wasi:http handler on the same server (wrk -t1 -c16)";
+    let wasm = match std::env::var_os("ARTIFACT_BENCH_NULL_WASM") {
+        Some(p) if Path::new(&p).is_file() => std::path::PathBuf::from(p),
+        _ => return Row::new(label, "not run", "—").pending("ARTIFACT_BENCH_NULL_WASM unset (scripts/bench.sh builds it)"),
+    };
+    let run = || -> Result<Wrk, String> {
+        let port = free_port()?;
+        let srv = cmd()
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--component")
+            .arg(&wasm)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let mut srv = Server(srv);
+        wait_listening(port, &mut srv.0)?;
+        let status = http_status(port, "/");
+        if !status.contains("200") {
+            return Err(format!("null handler answered {status:?}"));
+        }
+        wrk(&format!("http://127.0.0.1:{port}/"), secs)
+    };
+    match run() {
+        Ok(n) => Row::new(
+            label,
+            format!("{:.0} rps signed GET", serve.rps),
+            format!("{:.0} rps, p99 {} null handler ({:.2} of nginx)", n.rps, n.p99, n.rps / nginx.rps),
+        )
+        .ratio_at_least(serve.rps / n.rps, 0.8, "≥ 0.8 of the null handler"),
+        Err(e) => Row::new(label, "failed", e).pending("the null handler did not run"),
+    }
 }
 
 /// The same signed 4 KiB GET served by the repository's Spin app under the real `spin up`

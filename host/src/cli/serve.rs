@@ -49,6 +49,11 @@ pub struct Args {
     /// How long to wait for requests in flight at shutdown.
     #[arg(long, default_value = "30s")]
     pub drain: String,
+    /// Serve another `wasi:http` component (a `.wasm` file) with the same server instead of the
+    /// embedded edge component: `benches/`'s null handler measures the server's own floor this
+    /// way. It may import what the edge component may (WASI, `wasi:http`, the store's imports).
+    #[arg(long, value_name = "WASM")]
+    pub component: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn duration(what: &str, s: &str) -> Result<Duration, HostError> {
@@ -74,7 +79,12 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
         drain: duration("--drain", &a.drain)?,
     };
     let timeout = duration("--request-timeout", &a.request_timeout)?;
-    let builder = env.builder()?.pooling(instances).limits(Limits::default().call_timeout(timeout));
+    let mut builder = env.builder()?.pooling(instances).limits(Limits::default().call_timeout(timeout));
+    if let Some(path) = &a.component {
+        let wasm = std::fs::read(path)
+            .map_err(|e| Error::InvalidArgument(format!("--component {}: {e}", path.display())))?;
+        builder = builder.wasm(wasm);
+    }
     let server = Arc::new(EdgeServer::new(builder, opts)?);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

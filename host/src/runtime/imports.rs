@@ -6,12 +6,14 @@ use super::bindings::artifact::store::{metadata, storage, types};
 use super::bindings::wasi::config::store as config;
 use super::convert::*;
 use crate::embed::ArtifactCtxView;
-use artifact_component::backend::{BlobWriter, Publish};
+use artifact_component::backend::{DigestWriter, Publish};
+use artifact_component::digest;
 use artifact_component::model as m;
 use wasmtime::component::Resource;
 
-/// A staged write held in the resource table on behalf of the guest.
-pub struct StagedBlob(Box<dyn BlobWriter + Send>);
+/// A staged write held in the resource table on behalf of the guest; it digests what it is
+/// given (natively, see `artifact_component::digest`).
+pub struct StagedBlob(Box<dyn DigestWriter + Send>);
 
 type WResult<T> = Result<T, types::Error>;
 
@@ -26,15 +28,25 @@ impl storage::Host for ArtifactCtxView<'_> {
         use artifact_component::backend::Storage;
         self.ctx.shared.storage.drivers()
     }
-    fn create_writer(&mut self, driver: String) -> WResult<Resource<StagedBlob>> {
+    fn create_writer(&mut self, driver: String, chunk_size: u64) -> WResult<Resource<StagedBlob>> {
         use artifact_component::backend::Storage;
-        let w = self.ctx.shared.storage.create_writer(&driver).map_err(err_out)?;
+        let w = self.ctx.shared.storage.open_writer(&driver, chunk_size).map_err(err_out)?;
         self.table.push(StagedBlob(w)).map_err(table_err)
     }
     fn read(&mut self, uri: String, offset: u64, len: u64) -> WResult<Vec<u8>> {
         use artifact_component::backend::Storage;
         let len = len.min(self.ctx.shared.limits.max_bytes_per_call);
         self.ctx.shared.storage.read(&uri, offset, len).map_err(err_out)
+    }
+    fn read_chunks(&mut self, uri: String, offset: u64, len: u64, chunk_size: u64) -> WResult<storage::ChunkedBytes> {
+        use artifact_component::backend::Storage;
+        digest::check_chunk_size(chunk_size).map_err(err_out)?;
+        // Capped at whole chunks, as the WIT promises (the limit is at least 1 MiB, a chunk at
+        // most 16 MiB: never less than one chunk).
+        let cap = (self.ctx.shared.limits.max_bytes_per_call / chunk_size).max(1) * chunk_size;
+        let (bytes, chunks) =
+            self.ctx.shared.storage.read_chunks(&uri, offset, len.min(cap), chunk_size).map_err(err_out)?;
+        Ok(storage::ChunkedBytes { bytes, chunks: digest::flatten(&chunks) })
     }
     fn stat(&mut self, uri: String) -> WResult<Option<storage::ObjectStat>> {
         use artifact_component::backend::Storage;
@@ -64,6 +76,10 @@ impl storage::HostWriter for ArtifactCtxView<'_> {
             return Err(err_out(m::Error::TooLarge { limit, needed: chunk.len() as u64 }));
         }
         self.table.get_mut(&w).map_err(table_err)?.0.write(&chunk).map_err(err_out)
+    }
+    fn digests(&mut self, w: Resource<StagedBlob>) -> WResult<storage::Digests> {
+        let d = self.table.get_mut(&w).map_err(table_err)?.0.digests().map_err(err_out)?;
+        Ok(storage::Digests { size: d.size, sha256: d.sha256.to_vec(), chunks: digest::flatten(&d.chunks) })
     }
     fn commit(&mut self, w: Resource<StagedBlob>, uri: String, publish: storage::Publish) -> WResult<bool> {
         let p = match publish {

@@ -31,6 +31,7 @@ from wasmtime.component import (
 from . import _fastbytes
 from .backends import BackendError, FsMetadata, FsStorage, MemMetadata, MemStorage, rec
 from .sqlite import SqliteMetadata
+from .digests import DigestingWriter, check_chunk_size, pieces
 from .errors import ArtifactError, ArtifactTrap
 
 __all__ = ["Store", "mem_store", "fs_store", "home_store", "ArtifactError", "ArtifactTrap",
@@ -59,6 +60,8 @@ CHUNK = 1 << 20
 INLINE_MAX = 1 << 20
 #: Largest `len` one storage.read hands back (the component loops on short reads).
 STORAGE_READ_MAX = 1 << 20
+#: Largest `len` one storage.read-chunks hands back (rounded down to whole chunks).
+CHUNKED_READ_MAX = 16 << 20
 
 FAST_BYTES = _fastbytes.install()
 
@@ -239,8 +242,8 @@ def _define_imports(linker: Linker, storage, metadata, config: dict, writers: di
         if w is not None:
             w.abort()
 
-    def create_writer(driver):
-        w = storage.create_writer(driver)
+    def create_writer(driver, chunk_size):
+        w = DigestingWriter(storage.create_writer(driver), check_chunk_size(chunk_size))
         rep = next_rep[0]
         next_rep[0] += 1
         writers[rep] = w
@@ -259,15 +262,30 @@ def _define_imports(linker: Linker, storage, metadata, config: dict, writers: di
         size = storage.stat(uri)
         return None if size is None else rec(size=size)
 
+    def read_chunks(uri, offset, length, chunk_size):
+        chunk = check_chunk_size(chunk_size)
+        want = min(length, max(CHUNKED_READ_MAX // chunk, 1) * chunk)
+        parts, got = [], 0
+        while got < want:
+            part = storage.read(uri, offset + got, want - got)
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        return rec(bytes=data, chunks=pieces(data, chunk))
+
     with linker.root() as root:
         with root.add_instance(STORAGE) as st:
             st.add_resource("writer", ResourceType.host(WRITER_TYPE), writer_dtor)
             st.add_func("[method]writer.write", method(lambda w, chunk: w.write(chunk)))
+            st.add_func("[method]writer.digests", method(lambda w: rec(**w.digests())))
             st.add_func("[method]writer.commit", method(lambda w, uri, publish: w.commit(uri, publish)))
             st.add_func("[method]writer.abort", method(lambda w: w.abort()))
             st.add_func("drivers", lambda _s: list(storage.drivers()))
             st.add_func("create-writer", _fallible(create_writer))
             st.add_func("read", _fallible(lambda uri, off, n: storage.read(uri, off, min(n, STORAGE_READ_MAX))))
+            st.add_func("read-chunks", _fallible(read_chunks))
             st.add_func("stat", _infallible(stat))
             st.add_func("list-objects", _fallible(storage.list_objects))
             st.add_func("delete", _fallible(storage.delete))

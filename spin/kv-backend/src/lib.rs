@@ -22,6 +22,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
+mod digests;
 mod kv;
 mod metadata;
 mod storage;

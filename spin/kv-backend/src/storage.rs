@@ -33,7 +33,10 @@
 //! `delete` was killed while deleting.
 
 use crate::exports::artifact::store::types::Error;
-use crate::exports::artifact::store::storage::{Guest, GuestWriter, ObjectPage, ObjectStat, Publish, Writer};
+use crate::digests;
+use crate::exports::artifact::store::storage::{
+    ChunkedBytes, Digests, Guest, GuestWriter, ObjectPage, ObjectStat, Publish, Writer,
+};
 use crate::kv::{self, Step};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -203,6 +206,8 @@ struct Staged {
     chunks: u64,
     size: u64,
     done: bool,
+    /// What `writer.digests` reports.
+    digests: digests::Stream,
 }
 
 impl Staged {
@@ -237,7 +242,7 @@ impl Staged {
 }
 
 impl KvWriter {
-    pub(crate) fn new() -> KvWriter {
+    pub(crate) fn new(digest_chunk: u64) -> KvWriter {
         KvWriter(RefCell::new(Staged {
             gen: kv::random_hex(),
             started: now_ms(),
@@ -246,6 +251,7 @@ impl KvWriter {
             chunks: 0,
             size: 0,
             done: false,
+            digests: digests::Stream::new(digest_chunk),
         }))
     }
 }
@@ -264,7 +270,16 @@ impl GuestWriter for KvWriter {
         }
         s.size += chunk.len() as u64;
         s.buf.extend_from_slice(&chunk);
+        s.digests.update(&chunk);
         s.flush(false)
+    }
+
+    fn digests(&self) -> Result<Digests, Error> {
+        let s = self.0.borrow();
+        if s.done {
+            return Err(Error::InvalidArgument("writer already committed or aborted".into()));
+        }
+        Ok(s.digests.result())
     }
 
     fn commit(&self, uri: String, publish: Publish) -> Result<bool, Error> {
@@ -347,11 +362,27 @@ impl Guest for crate::Backend {
         vec![DRIVER.into()]
     }
 
-    fn create_writer(driver: String) -> Result<Writer, Error> {
+    fn create_writer(driver: String, chunk_size: u64) -> Result<Writer, Error> {
         if driver != DRIVER {
             return Err(Error::InvalidArgument(format!("driver {driver:?} is not configured (this host has \"kv\")")));
         }
-        Ok(Writer::new(KvWriter::new()))
+        Ok(Writer::new(KvWriter::new(digests::check_chunk_size(chunk_size)?)))
+    }
+
+    fn read_chunks(uri: String, offset: u64, len: u64, chunk_size: u64) -> Result<ChunkedBytes, Error> {
+        let chunk = digests::check_chunk_size(chunk_size)?;
+        // Whole chunks per answer, as the WIT promises of a host that caps `len`.
+        let want = len.min((MAX_READ / chunk).max(1) * chunk);
+        let mut bytes: Vec<u8> = Vec::new();
+        while (bytes.len() as u64) < want {
+            let part = Self::read(uri.clone(), offset + bytes.len() as u64, want - bytes.len() as u64)?;
+            if part.is_empty() {
+                break;
+            }
+            bytes.extend_from_slice(&part);
+        }
+        let chunks = digests::pieces(&bytes, chunk);
+        Ok(ChunkedBytes { bytes, chunks })
     }
 
     fn read(uri: String, offset: u64, len: u64) -> Result<Vec<u8>, Error> {

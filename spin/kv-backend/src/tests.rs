@@ -330,7 +330,7 @@ fn now() -> u64 {
 fn killed_writer_chunks_are_collected_after_the_cutoff() {
     fresh();
     let t0 = now();
-    let w = KvWriter::new();
+    let w = KvWriter::new(1 << 18);
     w.write(vec![7; 2 * CHUNK + 10]).unwrap();
     std::mem::forget(w); // killed: no drop, no abort
     assert_eq!(chunk_keys(), 2);
@@ -348,7 +348,7 @@ fn killed_writer_chunks_are_collected_after_the_cutoff() {
 #[test]
 fn partly_deleted_staging_is_collected_whole() {
     fresh();
-    let w = KvWriter::new();
+    let w = KvWriter::new(1 << 18);
     w.write(vec![1; 3 * CHUNK]).unwrap();
     std::mem::forget(w);
     // A discard killed half-way deletes the last chunks first: chunks 0..2 remain.
@@ -363,15 +363,15 @@ fn partly_deleted_staging_is_collected_whole() {
 fn committed_and_discarded_writes_leave_nothing_staged() {
     fresh();
     let big = (0..2 * CHUNK + 5).map(|i| i as u8).collect::<Vec<_>>();
-    let w = KvWriter::new();
+    let w = KvWriter::new(1 << 18);
     w.write(big.clone()).unwrap();
     assert_eq!(staging().len(), 1);
     assert!(w.commit("kv://o/big".into(), Publish::IfAbsent).unwrap());
     drop(w);
-    let small = KvWriter::new();
+    let small = KvWriter::new(1 << 18);
     small.write(b"hi".to_vec()).unwrap();
     assert!(small.commit("kv://o/small".into(), Publish::IfAbsent).unwrap());
-    let empty = KvWriter::new();
+    let empty = KvWriter::new(1 << 18);
     assert!(empty.commit("kv://o/empty".into(), Publish::IfAbsent).unwrap());
     assert!(staging().is_empty());
     assert_eq!(B::collect_staging(u64::MAX).unwrap(), 0);
@@ -380,13 +380,13 @@ fn committed_and_discarded_writes_leave_nothing_staged() {
     assert_eq!(B::stat("kv://o/empty".into()).unwrap().map(|s| s.size), Some(0));
     let committed = chunk_keys();
 
-    let aborted = KvWriter::new();
+    let aborted = KvWriter::new(1 << 18);
     aborted.write(vec![0; CHUNK]).unwrap();
     aborted.abort();
-    let dropped = KvWriter::new();
+    let dropped = KvWriter::new(1 << 18);
     dropped.write(vec![0; CHUNK]).unwrap();
     drop(dropped);
-    let lost = KvWriter::new();
+    let lost = KvWriter::new(1 << 18);
     lost.write(b"other".to_vec()).unwrap();
     assert!(!lost.commit("kv://o/small".into(), Publish::IfAbsent).unwrap());
     assert!(staging().is_empty());
@@ -397,7 +397,7 @@ fn committed_and_discarded_writes_leave_nothing_staged() {
 #[test]
 fn collected_writer_cannot_commit() {
     fresh();
-    let w = KvWriter::new();
+    let w = KvWriter::new(1 << 18);
     w.write(vec![3; CHUNK + 1]).unwrap();
     assert_eq!(B::collect_staging(u64::MAX).unwrap(), 1);
     assert!(w.commit("kv://o/late".into(), Publish::Overwrite).is_err());
@@ -412,7 +412,7 @@ fn collected_writer_cannot_commit() {
 fn small_objects_are_one_value_and_read_back() {
     fresh();
     let small = (0..crate::storage::INLINE).map(|i| (i * 7) as u8).collect::<Vec<_>>();
-    let w = KvWriter::new();
+    let w = KvWriter::new(1 << 18);
     w.write(small[..1000].to_vec()).unwrap();
     w.write(small[1000..].to_vec()).unwrap();
     assert!(w.commit("kv://o/s".into(), Publish::IfAbsent).unwrap());
@@ -424,12 +424,12 @@ fn small_objects_are_one_value_and_read_back() {
     assert_eq!(B::read("kv://o/s".into(), 5, 3).unwrap(), small[5..8]);
     assert_eq!(B::read("kv://o/s".into(), small.len() as u64 + 9, 3).unwrap(), b"");
     // One byte more is chunked.
-    let w = KvWriter::new();
+    let w = KvWriter::new(1 << 18);
     w.write(vec![1; crate::storage::INLINE + 1]).unwrap();
     assert!(w.commit("kv://o/b".into(), Publish::IfAbsent).unwrap());
     assert_eq!(chunk_keys(), 1);
     // Overwriting a chunked object with an inline one deletes the old chunks.
-    let w = KvWriter::new();
+    let w = KvWriter::new(1 << 18);
     w.write(b"tiny".to_vec()).unwrap();
     assert!(w.commit("kv://o/b".into(), Publish::Overwrite).unwrap());
     assert_eq!(chunk_keys(), 0);
@@ -441,7 +441,7 @@ fn small_objects_are_one_value_and_read_back() {
 #[test]
 fn a_corrupt_inline_head_is_an_error_not_bytes() {
     fresh();
-    let w = KvWriter::new();
+    let w = KvWriter::new(1 << 18);
     w.write(b"hello".to_vec()).unwrap();
     assert!(w.commit("kv://o/c".into(), Publish::IfAbsent).unwrap());
     let key = mem::keys().into_iter().find(|k| k.starts_with("a/o/")).unwrap();
@@ -456,7 +456,7 @@ fn a_corrupt_inline_head_is_an_error_not_bytes() {
 #[test]
 fn a_cached_head_whose_chunks_vanished_is_read_again() {
     fresh();
-    let w = KvWriter::new();
+    let w = KvWriter::new(1 << 18);
     w.write(vec![9; CHUNK + 1]).unwrap();
     assert!(w.commit("kv://o/x".into(), Publish::IfAbsent).unwrap());
     assert_eq!(B::stat("kv://o/x".into()).unwrap().map(|s| s.size), Some(CHUNK as u64 + 1));
@@ -478,7 +478,7 @@ fn a_cached_head_whose_chunks_vanished_is_read_again() {
 }
 
 fn put_object(uri: &str, bytes: &[u8]) {
-    let w = KvWriter::new();
+    let w = KvWriter::new(1 << 18);
     w.write(bytes.to_vec()).unwrap();
     assert!(w.commit(uri.into(), Publish::Overwrite).unwrap());
 }
@@ -519,4 +519,29 @@ fn a_small_artifact_is_read_with_one_get_after_its_record() {
     crate::storage::forget_heads();
     let r = B::get_by_id("S".into()).unwrap().unwrap();
     assert_eq!(B::read(r.location.uri, 0, 10).unwrap(), b"hi", "read from the object itself");
+}
+
+#[test]
+fn writers_and_chunked_reads_report_the_digests_of_their_bytes() {
+    use sha2::{Digest, Sha256};
+    fresh();
+    let data: Vec<u8> = (0..CHUNK + 9000).map(|i| (i * 13 % 251) as u8).collect();
+    let sha = |b: &[u8]| Sha256::digest(b).to_vec();
+    let w = KvWriter::new(4096);
+    w.write(data[..5000].to_vec()).unwrap();
+    w.write(data[5000..].to_vec()).unwrap();
+    let d = w.digests().unwrap();
+    assert_eq!(d.size, data.len() as u64);
+    assert_eq!(d.sha256, sha(&data));
+    let expect: Vec<u8> = data.chunks(4096).flat_map(sha).collect();
+    assert_eq!(d.chunks, expect);
+    assert!(w.commit(U.into(), Publish::IfAbsent).unwrap());
+    assert!(w.digests().is_err(), "finished writer");
+    let r = B::read_chunks(U.into(), 4096, 3 * 4096, 4096).unwrap();
+    assert_eq!(r.bytes, &data[4096..4 * 4096]);
+    assert_eq!(r.chunks, &expect[32..4 * 32]);
+    let tail = B::read_chunks(U.into(), (data.len() / 4096 * 4096) as u64, 1 << 20, 4096).unwrap();
+    assert_eq!(tail.chunks, &expect[expect.len() - 32..]);
+    assert!(B::read_chunks(U.into(), 0, 10, 5000).is_err(), "not a power of two");
+    assert!(B::create_writer("kv".into(), 1 << 30).is_err(), "chunk size too large");
 }

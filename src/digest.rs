@@ -1,0 +1,195 @@
+//! SHA-256 over bytes as they move through storage: what a storage host reports with
+//! `writer.digests` and `read-chunks` (WIT `storage`). Natively (the Rust host, unit tests,
+//! benchmarks) this module *is* that host side, the default of [`crate::backend::Storage`]'s
+//! digesting methods; inside the component the host's answers replace it, so no byte is hashed
+//! in wasm on the common paths.
+
+use crate::backend::{BlobWriter, Publish};
+use crate::model::Error;
+use sha2::{Digest as _, Sha256};
+
+/// One SHA-256.
+pub type Sha = [u8; 32];
+
+/// Smallest chunk size a host digests for (WIT `create-writer`).
+pub const MIN_CHUNK: u64 = 4 << 10;
+/// Largest chunk size a host digests for.
+pub const MAX_CHUNK: u64 = 16 << 20;
+
+/// `InvalidArgument` unless `chunk` is a power of two in `MIN_CHUNK..=MAX_CHUNK`.
+pub fn check_chunk_size(chunk: u64) -> Result<(), Error> {
+    if (MIN_CHUNK..=MAX_CHUNK).contains(&chunk) && chunk.is_power_of_two() {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!("chunk size {chunk} is not a power of two from 4 KiB to 16 MiB")))
+}
+
+/// What a writer reports: size, whole digest and chunk digests of every byte it was given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digests {
+    pub size: u64,
+    pub sha256: Sha,
+    pub chunks: Vec<Sha>,
+}
+
+/// SHA-256 of each consecutive `chunk`-byte piece of a stream (the last one may be shorter).
+#[derive(Clone)]
+pub struct Pieces {
+    chunk: u64,
+    cur: Sha256,
+    in_cur: u64,
+    digests: Vec<Sha>,
+    total: u64,
+}
+
+impl Pieces {
+    pub fn new(chunk: u64) -> Self {
+        Pieces { chunk: chunk.max(1), cur: Sha256::new(), in_cur: 0, digests: Vec::new(), total: 0 }
+    }
+
+    pub fn update(&mut self, mut data: &[u8]) {
+        self.total += data.len() as u64;
+        while !data.is_empty() {
+            let take = ((self.chunk - self.in_cur) as usize).min(data.len());
+            self.cur.update(&data[..take]);
+            self.in_cur += take as u64;
+            data = &data[take..];
+            if self.in_cur == self.chunk {
+                self.digests.push(std::mem::take(&mut self.cur).finalize().into());
+                self.in_cur = 0;
+            }
+        }
+    }
+
+    /// Bytes seen so far.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The digests of every piece, the unfinished last one included.
+    pub fn finish(mut self) -> Vec<Sha> {
+        if self.in_cur > 0 {
+            self.digests.push(self.cur.finalize().into());
+        }
+        self.digests
+    }
+}
+
+/// The chunk digests of `bytes` (a whole read), `chunk` bytes each.
+pub fn pieces(bytes: &[u8], chunk: u64) -> Vec<Sha> {
+    bytes.chunks(chunk.max(1) as usize).map(|c| Sha256::digest(c).into()).collect()
+}
+
+/// Digests, concatenated (the WIT form).
+pub fn flatten(digests: &[Sha]) -> Vec<u8> {
+    digests.concat()
+}
+
+/// The WIT form back into digests; `Storage` error for a length that is not a multiple of 32.
+pub fn unflatten(b: &[u8]) -> Result<Vec<Sha>, Error> {
+    if !b.len().is_multiple_of(32) {
+        return Err(Error::Storage(format!("host returned {} bytes of digests, not a multiple of 32", b.len())));
+    }
+    Ok(b.chunks_exact(32).map(|c| c.try_into().expect("32 bytes")).collect())
+}
+
+/// One 32-byte digest from the WIT form.
+pub fn sha_of(b: &[u8]) -> Result<Sha, Error> {
+    b.try_into().map_err(|_| Error::Storage(format!("host returned a {}-byte SHA-256", b.len())))
+}
+
+/// A writer that digests what passes through it into any [`BlobWriter`]: the native
+/// `writer.digests`.
+pub struct Digesting {
+    inner: Box<dyn BlobWriter + Send>,
+    whole: Sha256,
+    pieces: Pieces,
+}
+
+impl Digesting {
+    pub fn new(inner: Box<dyn BlobWriter + Send>, chunk: u64) -> Self {
+        Digesting { inner, whole: Sha256::new(), pieces: Pieces::new(chunk) }
+    }
+}
+
+impl BlobWriter for Digesting {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        self.inner.write(chunk)?;
+        // Hashed after the driver took the bytes: a failed write is not counted.
+        self.whole.update(chunk);
+        self.pieces.update(chunk);
+        Ok(())
+    }
+    fn commit(&mut self, uri: &str, publish: Publish) -> Result<bool, Error> {
+        self.inner.commit(uri, publish)
+    }
+    fn abort(&mut self) {
+        self.inner.abort()
+    }
+}
+
+impl crate::backend::DigestWriter for Digesting {
+    fn digests(&mut self) -> Result<Digests, Error> {
+        Ok(Digests {
+            size: self.pieces.total(),
+            sha256: self.whole.clone().finalize().into(),
+            chunks: self.pieces.clone().finish(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{mem::MemStorage, Storage};
+
+    #[test]
+    fn pieces_of_a_stream_match_pieces_of_the_whole() {
+        let data: Vec<u8> = (0..(3 * 4096 + 100)).map(|i| (i * 7 % 253) as u8).collect();
+        let mut p = Pieces::new(4096);
+        for part in data.chunks(1000) {
+            p.update(part);
+        }
+        assert_eq!(p.total(), data.len() as u64);
+        let got = p.finish();
+        assert_eq!(got.len(), 4);
+        assert_eq!(got, pieces(&data, 4096));
+        assert_eq!(got[3], <[u8; 32]>::from(Sha256::digest(&data[3 * 4096..])));
+        assert!(pieces(b"", 4096).is_empty());
+        assert_eq!(unflatten(&flatten(&got)).unwrap(), got);
+        assert!(matches!(unflatten(&[0; 33]), Err(Error::Storage(_))));
+    }
+
+    #[test]
+    fn chunk_sizes_outside_the_contract_are_refused() {
+        for ok in [4096, 256 << 10, 16 << 20] {
+            check_chunk_size(ok).unwrap();
+        }
+        for bad in [0, 1, 4095, 4097, 3 << 20, 32 << 20, u64::MAX] {
+            assert!(matches!(check_chunk_size(bad), Err(Error::InvalidArgument(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_default_storage_methods_digest_what_they_move() {
+        let s = MemStorage::default();
+        let data: Vec<u8> = (0..(2 * 4096 + 5)).map(|i| (i % 251) as u8).collect();
+        let mut w = s.open_writer("mem", 4096).unwrap();
+        w.write(&data[..5000]).unwrap();
+        w.write(&data[5000..]).unwrap();
+        let d = w.digests().unwrap();
+        assert_eq!(d.size, data.len() as u64);
+        assert_eq!(d.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+        assert_eq!(d.chunks, pieces(&data, 4096));
+        assert!(w.commit("mem://x", Publish::IfAbsent).unwrap());
+        // A whole read, and one capped by the caller's length, digest what they return.
+        let (bytes, digests) = s.read_chunks("mem://x", 0, 1 << 20, 4096).unwrap();
+        assert_eq!(bytes, data);
+        assert_eq!(digests, d.chunks);
+        let (bytes, digests) = s.read_chunks("mem://x", 4096, 4096, 4096).unwrap();
+        assert_eq!(bytes, &data[4096..8192]);
+        assert_eq!(digests, vec![d.chunks[1]]);
+        assert!(matches!(s.read_chunks("mem://x", 0, 10, 1000), Err(Error::InvalidArgument(_))));
+        assert!(matches!(s.open_writer("mem", 3), Err(Error::InvalidArgument(_))));
+    }
+}
