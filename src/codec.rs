@@ -98,6 +98,9 @@ pub struct BlobSource {
     index: Option<std::rc::Rc<ChunkIndex>>,
     /// Sees every stored byte an unverified source reads.
     pub tap: Option<std::rc::Rc<std::cell::RefCell<ChunkHasher>>>,
+    /// A verified source whose object size was not checked with `stat`: its last read asks for
+    /// one byte more, so an object longer than its index fails (see [`BlobSource::probing_end`]).
+    probe_end: bool,
 }
 
 impl BlobSource {
@@ -114,7 +117,16 @@ impl BlobSource {
             stash_pos: 0,
             index: None,
             tap: None,
+            probe_end: false,
         }
+    }
+
+    /// This verified source proves the object's size itself instead of a `stat`: the read of
+    /// the last chunk asks for one byte past the indexed end, so a longer object fails that
+    /// chunk's check, a shorter one fails it too, and a missing one is an integrity error.
+    pub fn probing_end(mut self) -> Self {
+        self.probe_end = true;
+        self
     }
 
     /// Whether every byte of the range has been handed out (none left in storage or held back
@@ -168,12 +180,19 @@ impl BlobSource {
         let cs = ix.chunk_size;
         let mut out: Vec<u8> = Vec::new();
         let mut at = start;
+        // One byte past the object's end, when that has to be proven here.
+        let ask_end = if self.probe_end && end == ix.object_size { end + 1 } else { end };
         while at < end {
-            let (got, digests) = self.storage.read_chunks(&self.uri, at, end - at, cs)?;
+            let (got, digests) = match self.storage.read_chunks(&self.uri, at, ask_end - at, cs) {
+                Err(Error::NotFound(_)) => {
+                    return Err(Error::Integrity(format!("stored blob {} is missing", self.uri)));
+                }
+                r => r?,
+            };
             if got.is_empty() {
                 return Err(Error::Integrity(format!("stored blob {} ends at byte {at}, before its recorded size", self.uri)));
             }
-            if got.len() as u64 > end - at {
+            if got.len() as u64 > ask_end - at {
                 return Err(Error::Storage(format!("storage returned more bytes than asked from {}", self.uri)));
             }
             if digests.len() as u64 != (got.len() as u64).div_ceil(cs) {
@@ -197,6 +216,10 @@ impl BlobSource {
                 }
             }
             at += got.len() as u64;
+            if at > end {
+                // Unreachable: the probe byte makes the last piece fail its check above.
+                return Err(Error::Integrity(format!("stored blob {} is longer than its index", self.uri)));
+            }
             if out.is_empty() {
                 out = got;
             } else {

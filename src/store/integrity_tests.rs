@@ -335,3 +335,44 @@ fn gc_leaves_what_lives_on_other_hosts_drivers() {
     assert!(meta.get_by_id(&foreign.id).unwrap().is_some(), "gc deleted another host's record");
     assert_eq!(meta.stale_claims(u64::MAX / 2, 10).unwrap(), vec!["s3://blobs/sha256/bb/y".to_string()]);
 }
+
+/// Small objects stored as is are read without a `stat` (the index is implied): appended,
+/// truncated, flipped and deleted objects are still integrity errors, for every read shape, and
+/// sizes at the chunk boundary included.
+#[test]
+fn small_objects_read_without_stat_still_prove_their_size() {
+    let chunk = crate::chunks::CHUNK as usize;
+    for n in [1, 100, chunk - 1, chunk] {
+        let (st, mem, _) = store();
+        let data = body(n, n as u32);
+        let r = put(&st, &data, |_| {});
+        let uri = r.record.location.uri.clone();
+        let (got, end) = stream(&st, &r.record.id, None);
+        assert_eq!((got, end), (data.clone(), Ok(())));
+        let cases: [(&str, Option<Vec<u8>>); 4] = [
+            ("appended", Some([data.clone(), b"x".to_vec()].concat())),
+            ("truncated", Some(data[..n - 1].to_vec())),
+            ("flipped", Some({
+                let mut b = data.clone();
+                b[n / 2] ^= 4;
+                b
+            })),
+            ("deleted", None),
+        ];
+        for (what, obj) in cases {
+            match obj {
+                Some(b) => set(&mem, &uri, b),
+                None => {
+                    mem.objects.lock().unwrap().remove(&uri);
+                }
+            }
+            for range in [None, Some(ByteRange::From(0)), Some(ByteRange::Suffix(1))] {
+                let (got, end) = stream(&st, &r.record.id, range);
+                assert!(matches!(end, Err(Error::Integrity(_))), "{n} bytes, {what}, {range:?}: {end:?}");
+                assert!(got.is_empty(), "{n} bytes, {what}: no byte of a failed chunk leaves");
+            }
+            assert!(matches!(st.get(&r.record.id, &GetOptions::default()), Err(Error::Integrity(_))), "{n} {what}");
+            set(&mem, &uri, data.clone());
+        }
+    }
+}

@@ -7,6 +7,12 @@
 //! crosses SQLite's 1,000-page threshold: that write used to take milliseconds (scenario 7 of
 //! benches/). The writer still checkpoints itself past [`WAL_BACKSTOP_PAGES`], should the
 //! background thread fall behind, so the WAL stays bounded.
+//!
+//! Reads are counted (`touch`) in memory and written in one transaction per [`TOUCH_FLUSH`] or
+//! [`TOUCH_BATCH`] artifacts, and when the backend is dropped, instead of one write transaction
+//! (a file lock and a WAL append) per read: a signed read is otherwise a read *and* a write.
+//! The trade-off: access counts and times written by a process appear in the database up to a
+//! second late, and a process killed (not dropped) loses at most that last second of them.
 
 use super::sql::{self, claims, Dialect, Where};
 use super::{Inserted, Metadata};
@@ -17,7 +23,13 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, Transactio
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Longest a counted read waits in memory before it is written (see the module docs).
+pub const TOUCH_FLUSH: Duration = Duration::from_secs(1);
+/// Most artifacts whose reads wait in memory before they are written.
+pub const TOUCH_BATCH: usize = 1024;
 
 /// The schema version this code writes (`PRAGMA user_version`). Indexes are not part of it:
 /// they are created (or dropped) at every open, and any version of the code works with or
@@ -142,6 +154,21 @@ pub struct SqliteMetadata {
     // connection to close checkpoints and removes the WAL.
     checkpointer: Option<Checkpointer>,
     conn: Mutex<Connection>,
+    touches: Mutex<Touches>,
+}
+
+/// Reads counted and not written yet: id → (latest time, count), and when the oldest came.
+#[derive(Default)]
+struct Touches {
+    pending: HashMap<String, (i64, i64)>,
+    since: Option<Instant>,
+}
+
+impl Touches {
+    fn take(&mut self) -> HashMap<String, (i64, i64)> {
+        self.since = None;
+        std::mem::take(&mut self.pending)
+    }
 }
 
 /// Flags shared by the writers and the checkpoint thread.
@@ -180,6 +207,13 @@ impl Checkpointer {
         let (state, cv) = &*self.state;
         Self::lock(state).pending = true;
         cv.notify_one();
+    }
+}
+
+impl Drop for SqliteMetadata {
+    fn drop(&mut self) {
+        // Best effort: a database gone read-only loses the counts, nothing else.
+        let _ = self.flush_touches();
     }
 }
 
@@ -266,6 +300,7 @@ impl SqliteMetadata {
         Ok(SqliteMetadata {
             checkpointer,
             conn: Mutex::new(conn),
+            touches: Mutex::new(Touches::default()),
         })
     }
 
@@ -292,9 +327,35 @@ impl SqliteMetadata {
         Ok(out)
     }
 
-    /// When the artifact was last read and how often (see [`Metadata::touch`]); `None` if there
-    /// is no such artifact.
+    /// Writes the reads counted in memory, in one transaction.
+    pub fn flush_touches(&self) -> Result<(), Error> {
+        let batch = self.touches.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "UPDATE artifacts SET accessed_at = MAX(COALESCE(accessed_at, 0), ?2), \
+                     access_count = access_count + ?3 WHERE id = ?1",
+                )
+                .map_err(db_err)?;
+            for (id, (at, n)) in &batch {
+                st.execute(params![id, at, n]).map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)?;
+        drop(conn);
+        self.wrote();
+        Ok(())
+    }
+
+    /// When the artifact was last read and how often (see [`Metadata::touch`]), reads counted
+    /// in memory included; `None` if there is no such artifact.
     pub fn access(&self, id: &str) -> Result<Option<(Option<Timestamp>, u64)>, Error> {
+        self.flush_touches()?;
         let conn = self.conn();
         let mut st = conn
             .prepare_cached("SELECT accessed_at, access_count FROM artifacts WHERE id = ?1")
@@ -591,15 +652,16 @@ impl Metadata for SqliteMetadata {
 
     fn touch(&self, id: &str, at: Timestamp) -> Result<(), Error> {
         let at = to_i64(at, "accessed_at")?;
-        let conn = self.conn();
-        let mut st = conn
-            .prepare_cached(
-                "UPDATE artifacts SET accessed_at = MAX(COALESCE(accessed_at, 0), ?2), \
-                 access_count = access_count + 1 WHERE id = ?1",
-            )
-            .map_err(db_err)?;
-        if st.execute(params![id, at]).map_err(db_err)? > 0 {
-            self.wrote();
+        let due = {
+            let mut t = self.touches.lock().unwrap_or_else(|p| p.into_inner());
+            let e = t.pending.entry(id.to_string()).or_insert((at, 0));
+            e.0 = e.0.max(at);
+            e.1 += 1;
+            let since = *t.since.get_or_insert_with(Instant::now);
+            t.pending.len() >= TOUCH_BATCH || since.elapsed() >= TOUCH_FLUSH
+        };
+        if due {
+            self.flush_touches()?;
         }
         Ok(())
     }

@@ -234,7 +234,21 @@ fn sqlite_is_shared_between_handles_and_tracks_access() {
     assert_eq!(a.access(&id).unwrap(), Some((None, 0)));
     b.touch(&id, now + 5).unwrap();
     a.touch(&id, now + 3).unwrap();
+    // Reads are counted in memory and written in batches: b sees its own at once, a's once a
+    // writes them (a second later, a full batch, a flush or a drop).
+    assert_eq!(b.access(&id).unwrap(), Some((Some(now + 5), 1)));
+    a.flush_touches().unwrap();
     assert_eq!(b.access(&id).unwrap(), Some((Some(now + 5), 2)));
+    a.touch(&id, now + 9).unwrap();
+    drop(a);
+    assert_eq!(b.access(&id).unwrap(), Some((Some(now + 9), 3)), "dropping a handle writes its counts");
+    let a = SqliteMetadata::open(path).unwrap();
+    for _ in 0..10 {
+        a.touch(&id, now).unwrap();
+    }
+    std::thread::sleep(artifact_host::metadata::sqlite::TOUCH_FLUSH);
+    a.touch(&id, now).unwrap();
+    assert_eq!(b.access(&id).unwrap(), Some((Some(now + 9), 14)), "counts older than TOUCH_FLUSH are written");
     assert_eq!(a.access("nope").unwrap(), None);
     // Timestamps beyond the storable range are rejected, not wrapped.
     let mut huge = rec.clone();
