@@ -376,3 +376,50 @@ fn small_objects_read_without_stat_still_prove_their_size() {
         }
     }
 }
+
+/// What a small read costs in storage calls: one `read-chunks` for a whole or ranged read of a
+/// small object stored as is (no `stat`, no index object).
+#[test]
+fn a_small_read_is_one_storage_call() {
+    use std::cell::RefCell;
+    struct Counting(MemStorage, RefCell<Vec<&'static str>>);
+    impl Storage for Counting {
+        fn drivers(&self) -> Vec<String> {
+            self.0.drivers()
+        }
+        fn create_writer(&self, d: &str) -> Result<Box<dyn crate::backend::BlobWriter + Send>, Error> {
+            self.0.create_writer(d)
+        }
+        fn read(&self, u: &str, o: u64, l: u64) -> Result<Vec<u8>, Error> {
+            self.1.borrow_mut().push("read");
+            self.0.read(u, o, l)
+        }
+        fn read_chunks(&self, u: &str, o: u64, l: u64, c: u64) -> Result<(Vec<u8>, Vec<crate::digest::Sha>), Error> {
+            self.1.borrow_mut().push("read-chunks");
+            self.0.read_chunks(u, o, l, c)
+        }
+        fn stat(&self, u: &str) -> Result<Option<u64>, Error> {
+            self.1.borrow_mut().push("stat");
+            self.0.stat(u)
+        }
+        fn list_objects(&self, p: &str, c: Option<&str>, l: u32) -> Result<(Vec<String>, Option<String>), Error> {
+            self.0.list_objects(p, c, l)
+        }
+        fn delete(&self, u: &str) -> Result<bool, Error> {
+            self.0.delete(u)
+        }
+        fn collect_staging(&self, b: Timestamp) -> Result<u32, Error> {
+            self.0.collect_staging(b)
+        }
+    }
+    let counting = Rc::new(Counting(MemStorage::default(), RefCell::new(Vec::new())));
+    let st = Store::new(counting.clone(), Rc::new(MemMetadata::default()));
+    let data = body(4096, 9);
+    let id = put(&st, &data, |_| {}).record.id;
+    for (range, want) in [(None, &data[..]), (Some(ByteRange::Bounded { start: 1024, end: 3071 }), &data[1024..3072])] {
+        counting.1.borrow_mut().clear();
+        let got = st.get(&id, &GetOptions { range, mode: Some(Mode::Bytes), ..Default::default() }).unwrap();
+        assert!(matches!(got.data, Body::Bytes(ref b) if b == want));
+        assert_eq!(*counting.1.borrow(), vec!["read-chunks"], "{range:?}");
+    }
+}
