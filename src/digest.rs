@@ -11,8 +11,9 @@ use sha2::{Digest as _, Sha256};
 /// One SHA-256.
 pub type Sha = [u8; 32];
 
-/// Smallest chunk size a host digests for (WIT `create-writer`).
-pub const MIN_CHUNK: u64 = 4 << 10;
+/// Smallest chunk size a host digests for (WIT `create-writer`): a writer holds 32 bytes per
+/// chunk until it commits, so this bounds that memory at 1/2048 of the bytes written.
+pub const MIN_CHUNK: u64 = 64 << 10;
 /// Largest chunk size a host digests for.
 pub const MAX_CHUNK: u64 = 16 << 20;
 
@@ -21,7 +22,7 @@ pub fn check_chunk_size(chunk: u64) -> Result<(), Error> {
     if (MIN_CHUNK..=MAX_CHUNK).contains(&chunk) && chunk.is_power_of_two() {
         return Ok(());
     }
-    Err(Error::InvalidArgument(format!("chunk size {chunk} is not a power of two from 4 KiB to 16 MiB")))
+    Err(Error::InvalidArgument(format!("chunk size {chunk} is not a power of two from 64 KiB to 16 MiB")))
 }
 
 /// What a writer reports: size, whole digest and chunk digests of every byte it was given.
@@ -143,29 +144,31 @@ mod tests {
     use super::*;
     use crate::backend::{mem::MemStorage, Storage};
 
+    const P: usize = MIN_CHUNK as usize;
+
     #[test]
     fn pieces_of_a_stream_match_pieces_of_the_whole() {
-        let data: Vec<u8> = (0..(3 * 4096 + 100)).map(|i| (i * 7 % 253) as u8).collect();
-        let mut p = Pieces::new(4096);
+        let data: Vec<u8> = (0..(3 * P + 100)).map(|i| (i * 7 % 253) as u8).collect();
+        let mut p = Pieces::new(P as u64);
         for part in data.chunks(1000) {
             p.update(part);
         }
         assert_eq!(p.total(), data.len() as u64);
         let got = p.finish();
         assert_eq!(got.len(), 4);
-        assert_eq!(got, pieces(&data, 4096));
-        assert_eq!(got[3], <[u8; 32]>::from(Sha256::digest(&data[3 * 4096..])));
-        assert!(pieces(b"", 4096).is_empty());
+        assert_eq!(got, pieces(&data, P as u64));
+        assert_eq!(got[3], <[u8; 32]>::from(Sha256::digest(&data[3 * P..])));
+        assert!(pieces(b"", P as u64).is_empty());
         assert_eq!(unflatten(&flatten(&got)).unwrap(), got);
         assert!(matches!(unflatten(&[0; 33]), Err(Error::Storage(_))));
     }
 
     #[test]
     fn chunk_sizes_outside_the_contract_are_refused() {
-        for ok in [4096, 256 << 10, 16 << 20] {
+        for ok in [64 << 10, 256 << 10, 16 << 20] {
             check_chunk_size(ok).unwrap();
         }
-        for bad in [0, 1, 4095, 4097, 3 << 20, 32 << 20, u64::MAX] {
+        for bad in [0, 1, 4096, 65535, 65537, 3 << 20, 32 << 20, u64::MAX] {
             assert!(matches!(check_chunk_size(bad), Err(Error::InvalidArgument(_))), "{bad}");
         }
     }
@@ -173,21 +176,21 @@ mod tests {
     #[test]
     fn the_default_storage_methods_digest_what_they_move() {
         let s = MemStorage::default();
-        let data: Vec<u8> = (0..(2 * 4096 + 5)).map(|i| (i % 251) as u8).collect();
-        let mut w = s.open_writer("mem", 4096).unwrap();
-        w.write(&data[..5000]).unwrap();
-        w.write(&data[5000..]).unwrap();
+        let data: Vec<u8> = (0..(2 * P + 5)).map(|i| (i % 251) as u8).collect();
+        let mut w = s.open_writer("mem", P as u64).unwrap();
+        w.write(&data[..70_000]).unwrap();
+        w.write(&data[70_000..]).unwrap();
         let d = w.digests().unwrap();
         assert_eq!(d.size, data.len() as u64);
         assert_eq!(d.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
-        assert_eq!(d.chunks, pieces(&data, 4096));
+        assert_eq!(d.chunks, pieces(&data, P as u64));
         assert!(w.commit("mem://x", Publish::IfAbsent).unwrap());
         // A whole read, and one capped by the caller's length, digest what they return.
-        let (bytes, digests) = s.read_chunks("mem://x", 0, 1 << 20, 4096).unwrap();
+        let (bytes, digests) = s.read_chunks("mem://x", 0, 1 << 20, P as u64).unwrap();
         assert_eq!(bytes, data);
         assert_eq!(digests, d.chunks);
-        let (bytes, digests) = s.read_chunks("mem://x", 4096, 4096, 4096).unwrap();
-        assert_eq!(bytes, &data[4096..8192]);
+        let (bytes, digests) = s.read_chunks("mem://x", P as u64, P as u64, P as u64).unwrap();
+        assert_eq!(bytes, &data[P..2 * P]);
         assert_eq!(digests, vec![d.chunks[1]]);
         assert!(matches!(s.read_chunks("mem://x", 0, 10, 1000), Err(Error::InvalidArgument(_))));
         assert!(matches!(s.open_writer("mem", 3), Err(Error::InvalidArgument(_))));

@@ -7,10 +7,10 @@ import { invalidArgument } from './backends/errors.js';
 /** Largest `read-chunks` answer (bytes), rounded down to whole chunks. */
 const MAX_CHUNKED_READ = 64n << 20n;
 
-/** `invalid-argument` unless `size` (a BigInt) is a power of two from 4 KiB to 16 MiB (WIT `create-writer`). */
+/** `invalid-argument` unless `size` (a BigInt) is a power of two from 64 KiB to 16 MiB (WIT `create-writer`). */
 function checkChunkSize(size) {
-  if (size < 4096n || size > (16n << 20n) || (size & (size - 1n)) !== 0n) {
-    throw invalidArgument(`chunk size ${size} is not a power of two from 4 KiB to 16 MiB`);
+  if (size < (64n << 10n) || size > (16n << 20n) || (size & (size - 1n)) !== 0n) {
+    throw invalidArgument(`chunk size ${size} is not a power of two from 64 KiB to 16 MiB`);
   }
   return Number(size);
 }

@@ -7,14 +7,14 @@ import hashlib
 
 from .backends import BackendError
 
-MIN_CHUNK = 4 << 10
+MIN_CHUNK = 64 << 10
 MAX_CHUNK = 16 << 20
 
 
 def check_chunk_size(size: int) -> int:
-    """`invalid-argument` unless `size` is a power of two from 4 KiB to 16 MiB."""
+    """`invalid-argument` unless `size` is a power of two from 64 KiB to 16 MiB."""
     if not (MIN_CHUNK <= size <= MAX_CHUNK) or size & (size - 1):
-        raise BackendError("invalid-argument", f"chunk size {size} is not a power of two from 4 KiB to 16 MiB")
+        raise BackendError("invalid-argument", f"chunk size {size} is not a power of two from 64 KiB to 16 MiB")
     return size
 
 

@@ -7,12 +7,12 @@ use crate::exports::artifact::store::storage::Digests;
 use crate::exports::artifact::store::types::Error;
 use sha2::{Digest, Sha256};
 
-/// `invalid-argument` unless `size` is a power of two from 4 KiB to 16 MiB.
+/// `invalid-argument` unless `size` is a power of two from 64 KiB to 16 MiB.
 pub(crate) fn check_chunk_size(size: u64) -> Result<u64, Error> {
-    if (4 << 10..=16 << 20).contains(&size) && size.is_power_of_two() {
+    if (64 << 10..=16 << 20).contains(&size) && size.is_power_of_two() {
         return Ok(size);
     }
-    Err(Error::InvalidArgument(format!("chunk size {size} is not a power of two from 4 KiB to 16 MiB")))
+    Err(Error::InvalidArgument(format!("chunk size {size} is not a power of two from 64 KiB to 16 MiB")))
 }
 
 /// SHA-256 of each `chunk`-byte piece of `bytes`, concatenated.
