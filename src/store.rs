@@ -922,10 +922,9 @@ pub struct Reader {
     remaining: u64,
     /// Logical bytes to discard first (ranges over compressed blobs).
     skip: u64,
+    /// Set for a full read of a decoded body, which must end on `meta.sha256` with no bytes left
+    /// in the decoder (chunks read as stored are verified by the index as they go).
     hasher: Option<Sha256>,
-    /// Whether this is a full read of a decoded body, which must end on `meta.sha256` with no
-    /// bytes left in the decoder (chunks read as stored are verified by the index as they go).
-    full: bool,
     produced: u64,
     done: bool,
 }
@@ -980,7 +979,7 @@ impl Reader {
         // Verified chunks of an uncompressed object are its logical bytes; decoded ones are hashed
         // again so a full read also ends on `meta.sha256`.
         let hash_logical = full && rec.compression != Compression::None;
-        Ok(Reader::new(rec, uri, src, len, skip, hash_logical && full))
+        Ok(Reader::new(rec, uri, src, len, skip, hash_logical))
     }
 
     fn new(meta: Record, uri: String, src: Source, len: u64, skip: u64, hash_logical: bool) -> Self {
@@ -990,7 +989,6 @@ impl Reader {
             remaining: len,
             skip,
             hasher: hash_logical.then(Sha256::new),
-            full: hash_logical,
             produced: 0,
             done: false,
             meta,
@@ -1064,7 +1062,7 @@ impl Reader {
         if self.done {
             return Ok(());
         }
-        if self.full {
+        if self.hasher.is_some() {
             let extra = match &mut self.src {
                 // Its size was checked at open and every chunk against the index.
                 Source::Direct(_) => false,
@@ -1077,12 +1075,11 @@ impl Reader {
                 self.done = true;
                 return Err(self.integrity("stored blob is longer than recorded"));
             }
-            if let Some(h) = self.hasher.take() {
-                let got = hex(&h.finalize());
-                if got != self.meta.sha256 {
-                    self.done = true;
-                    return Err(self.integrity(&format!("sha256 mismatch: recorded {}, stored bytes hash to {got}", self.meta.sha256)));
-                }
+            let h = self.hasher.take().expect("checked above");
+            let got = hex(&h.finalize());
+            if got != self.meta.sha256 {
+                self.done = true;
+                return Err(self.integrity(&format!("sha256 mismatch: recorded {}, stored bytes hash to {got}", self.meta.sha256)));
             }
         }
         self.done = true;

@@ -328,16 +328,7 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
         paths.push(signed_path(&text).ok_or_else(|| format!("no URL path in `artifact sign` output: {text}"))?);
     }
     let port = free_port()?;
-    // `serve` writes an access-log line per request to stderr; it goes to /dev/null here
-    // (nginx runs with `access_log off`).
-    let srv = cmd()
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let mut srv = Server(srv);
-    wait_listening(port, &mut srv.0)?;
+    let srv = start_serve(cmd(), port, &[])?;
     // One request first: checks the signature works (and warms the server).
     let first = format!("http://127.0.0.1:{port}{}", paths[0]);
     let status = http_status(port, &paths[0]);
@@ -368,6 +359,22 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
+/// Starts `artifact serve` on 127.0.0.1:`port` (`cmd`: the binary with its global options;
+/// `extra`: more serve options) and waits until it listens. `serve` writes an access-log line per request
+/// to stderr; it goes to /dev/null here (nginx runs with `access_log off`).
+fn start_serve(mut cmd: Command, port: u16, extra: &[&std::ffi::OsStr]) -> Result<Server, String> {
+    let child = cmd
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut srv = Server(child);
+    wait_listening(port, &mut srv.0)?;
+    Ok(srv)
+}
+
 /// The floor of the per-request model: the null `wasi:http` handler (bench/null-handler, built by
 /// scripts/bench.sh, path in `ARTIFACT_BENCH_NULL_WASM`) served by `artifact serve --component`,
 /// answering 4 KiB from its memory. The signed 4 KiB GET measured just before is compared with it.
@@ -379,16 +386,7 @@ fn null_row(cmd: &dyn Fn() -> Command, nginx: &Wrk, serve: &Wrk, secs: u64) -> R
     };
     let run = || -> Result<Wrk, String> {
         let port = free_port()?;
-        let srv = cmd()
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--component")
-            .arg(&wasm)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        let mut srv = Server(srv);
-        wait_listening(port, &mut srv.0)?;
+        let _srv = start_serve(cmd(), port, &["--component".as_ref(), wasm.as_os_str()])?;
         let status = http_status(port, "/");
         if !status.contains("200") {
             return Err(format!("null handler answered {status:?}"));

@@ -8,11 +8,13 @@
 //! benches/). The writer still checkpoints itself past [`WAL_BACKSTOP_PAGES`], should the
 //! background thread fall behind, so the WAL stays bounded.
 //!
-//! Reads are counted (`touch`) in memory and written in one transaction per [`TOUCH_FLUSH`] or
-//! [`TOUCH_BATCH`] artifacts, and when the backend is dropped, instead of one write transaction
-//! (a file lock and a WAL append) per read: a signed read is otherwise a read *and* a write.
-//! The trade-off: access counts and times written by a process appear in the database up to a
-//! second late, and a process killed (not dropped) loses at most that last second of them.
+//! Reads are counted (`touch`) in memory and written in one transaction by the first `touch`
+//! [`TOUCH_FLUSH`] or more after the oldest one held, by the one that makes [`TOUCH_BATCH`]
+//! artifacts held, and when the backend is dropped, instead of one write transaction (a file
+//! lock and a WAL append) per read: a signed read is otherwise a read *and* a write. The
+//! trade-off: while reads go on, access counts and times appear in the database up to a second
+//! late (an idle process writes what it holds at its next read or when dropped), and a process
+//! killed (not dropped) loses the counts it held.
 
 use super::sql::{self, claims, Dialect, Where};
 use super::{Inserted, Metadata};
