@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2 >/dev/null
-bash scripts/deps.sh postgresql moto wrk nginx
+bash scripts/deps.sh postgresql moto wrk nginx binaryen
+export ARTIFACT_REQUIRE_WASM_OPT=1
 eval "$(bash scripts/services.sh start)"
 trap 'bash scripts/services.sh stop' EXIT
 export ARTIFACT_BENCH_POSTGRES=${ARTIFACT_BENCH_POSTGRES:-$ARTIFACT_TEST_POSTGRES}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test and bench scripts need beyond the Rust toolchain, when missing:
-#   bash scripts/deps.sh [postgresql] [moto] [wrk] [nginx] [chromium] [plugins]
-# postgresql, wrk, nginx, chromium (with chromedriver) come from the distribution (apt-get);
+#   bash scripts/deps.sh [postgresql] [moto] [wrk] [nginx] [chromium] [binaryen] [plugins]
+# postgresql, wrk, nginx, chromium (with chromedriver), binaryen (`wasm-opt`, which
+# scripts/wasm-ld-opt runs on every wasm32-wasip2 link) come from the distribution (apt-get);
 # moto (an S3 server) from PyPI; plugins = componentize-py 0.25.1 (PyPI) in target/plugins/venv
 # and componentize-js 0.23.0 (npm, examples/plugins/js/node_modules), which build the Python and
 # JavaScript example plugins.
@@ -15,6 +16,7 @@ for want in "$@"; do
         postgresql) ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || apt+=(postgresql) ;;
         wrk) command -v wrk >/dev/null || apt+=(wrk) ;;
         nginx) command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt+=(nginx) ;;
+        binaryen) command -v wasm-opt >/dev/null || apt+=(binaryen) ;;
         chromium) command -v chromedriver >/dev/null || apt+=(chromium chromium-driver) ;;
         moto) command -v moto_server >/dev/null || pip+=('moto[server]') ;;
         plugins)

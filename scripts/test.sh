@@ -11,9 +11,11 @@ rustup target add wasm32-wasip2 >/dev/null
 
 # PostgreSQL and an S3 server (moto) for the remote-backend tests (host/tests/it/remote_backends.rs);
 # nginx, the oracle of host/tests/it/edge/nginx.rs; Chromium and chromedriver, the browser of
-# host/tests/it/console.rs (required here, so the console test cannot skip).
-bash scripts/deps.sh postgresql moto nginx chromium plugins
-export ARTIFACT_REQUIRE_BROWSER=1 ARTIFACT_REQUIRE_PLUGINS=1
+# host/tests/it/console.rs (required here, so the console test cannot skip); binaryen, whose
+# `wasm-opt` every wasm32-wasip2 link runs (scripts/wasm-ld-opt; required here, so the tests
+# load the component as shipped).
+bash scripts/deps.sh postgresql moto nginx chromium binaryen plugins
+export ARTIFACT_REQUIRE_BROWSER=1 ARTIFACT_REQUIRE_PLUGINS=1 ARTIFACT_REQUIRE_WASM_OPT=1
 eval "$(bash scripts/services.sh start)"
 trap 'bash scripts/services.sh stop' EXIT
 
