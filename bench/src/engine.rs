@@ -177,8 +177,8 @@ pub fn get(o: &Opts) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-/// 3. `put` (compression none and gzip) through the component vs natively, on one warm instance
-/// as in scenario 2.
+/// Scenario 3: `put` (compression none and gzip) through the component vs natively, on one
+/// warm instance as in scenario 2.
 pub fn put(o: &Opts) -> Result<Vec<Row>, String> {
     let rt = runtime(o, true)?;
     let mut sess = rt.session().map_err(|e| e.to_string())?;

@@ -388,7 +388,8 @@ impl EdgeServer {
     }
 
     /// A request with a body takes an upload slot, held until its response is sent; `Err(503)`
-    /// when none is free.
+    /// when none is free. (The error is the response itself, built once and returned at once.)
+    #[allow(clippy::result_large_err)]
     fn body_slot(&self, req: &hyper::Request<Incoming>) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, hyper::Response<HyperOutgoingBody>> {
         let h = req.headers();
         let has_body = h.get("content-length").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() != "0") || h.contains_key("transfer-encoding");
