@@ -354,6 +354,7 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
     }
     if let Some(serve) = serve_4k {
         rows.push(spin_row(&dir, &www.join(format!("f{}", 4 << 10)), key, &serve, secs));
+        rows.push(spin_null_row(&dir, &serve, secs));
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(rows)
@@ -401,6 +402,53 @@ fn null_row(cmd: &dyn Fn() -> Command, nginx: &Wrk, serve: &Wrk, secs: u64) -> R
         )
         .ratio_at_least(serve.rps / n.rps, 0.8, "≥ 0.8 of the null handler"),
         Err(e) => Row::new(label, "failed", e).pending("the null handler did not run"),
+    }
+}
+
+/// Spin's own per-request floor: the null `wasi:http` handler of [`null_row`] under `spin up`,
+/// against `artifact serve`'s signed 4 KiB GET measured before. Whatever the artifact app does,
+/// Spin serves it at most this fast.
+fn spin_null_row(dir: &Path, serve: &Wrk, secs: u64) -> Row {
+    let label = format!("4 null wasi:http handler on Spin: Spin's floor (spin up, wrk -t1 -c16 -d{secs}s)");
+    let reference = format!("{:.0} rps artifact serve, signed GET 4 KiB", serve.rps);
+    let wasm = match std::env::var_os("ARTIFACT_BENCH_NULL_WASM") {
+        Some(p) if Path::new(&p).is_file() => std::path::PathBuf::from(p),
+        _ => return Row::new(label, "not run", reference).pending("ARTIFACT_BENCH_NULL_WASM unset (scripts/bench.sh builds it)"),
+    };
+    if !have("spin") {
+        return Row::new(label, "not run", reference).pending("needs spin (../shared/tools, on PATH)");
+    }
+    let run = || -> Result<Wrk, String> {
+        let app = dir.join("spin-null");
+        std::fs::create_dir_all(&app).map_err(|e| e.to_string())?;
+        let manifest = format!(
+            "spin_manifest_version = 2\n\n[application]\nname = \"null-handler\"\nversion = \"0.1.0\"\n\n\
+             [[trigger.http]]\nroute = \"/...\"\ncomponent = \"null\"\n\n[component.null]\nsource = {:?}\n",
+            wasm.display().to_string()
+        );
+        std::fs::write(app.join("spin.toml"), manifest).map_err(|e| e.to_string())?;
+        let port = free_port()?;
+        let child = Command::new("spin")
+            .args(["up", "--from"])
+            .arg(app.join("spin.toml"))
+            .arg("--state-dir")
+            .arg(app.join("state"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spin up: {e}"))?;
+        let mut srv = Server(child);
+        wait_listening(port, &mut srv.0)?;
+        let status = http_status(port, "/");
+        if !status.contains("200") {
+            return Err(format!("the null handler on Spin answered {status:?}"));
+        }
+        wrk(&format!("http://127.0.0.1:{port}/"), secs)
+    };
+    match run() {
+        Ok(w) => Row::new(label, format!("{:.0} rps, p99 {}", w.rps, w.p99), reference).ratio_info(w.rps / serve.rps),
+        Err(e) => Row::new(label, "failed", reference).pending(e),
     }
 }
 
