@@ -2,6 +2,12 @@
 //! milliseconds, then 80 random bits, so ids sort by creation time. Inside the component the
 //! random bits come from `wasi:random/random` (the host's CSPRNG); natively from std's
 //! OS-seeded hasher keys plus a counter.
+//!
+//! Within one instance (one thread natively) ids are strictly increasing: an id made in the same
+//! millisecond as the one before it (or with a clock that stepped back) is the previous id plus
+//! one, the monotonic variant of the ULID layout. So records created one after another by one
+//! store list in creation order, since listings order by (`created_at`, `id`). Ids made by
+//! different instances in the same millisecond have no defined order between them.
 
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -40,10 +46,23 @@ fn random_u64(salt: u64) -> u64 {
     })
 }
 
-/// A new id for an artifact created at `now` (ms).
+/// A new id for an artifact created at `now` (ms): greater than every id this instance made
+/// before (see the module doc).
 pub fn new_id(now: u64) -> String {
+    use std::cell::Cell;
+    thread_local! {
+        static LAST: Cell<u128> = const { Cell::new(0) };
+    }
     let rand: u128 = ((random_u64(1) as u128) << 64 | random_u64(2) as u128) & ((1u128 << 80) - 1);
-    let value: u128 = ((now as u128 & ((1 << 48) - 1)) << 80) | rand;
+    let fresh: u128 = ((now as u128 & ((1 << 48) - 1)) << 80) | rand;
+    let value = LAST.with(|last| {
+        let prev = last.get();
+        // Same millisecond (or an earlier one): one past the previous id. The id space ends at
+        // 2^128 - 1; past it (10889 AD) a fresh id is used and monotonicity is given up.
+        let v = if fresh >> 80 <= prev >> 80 && prev != 0 { prev.checked_add(1).unwrap_or(fresh) } else { fresh };
+        last.set(v);
+        v
+    });
     let mut out = [0u8; 26];
     for (i, slot) in out.iter_mut().enumerate() {
         let shift = 125 - 5 * i as u32;
@@ -69,6 +88,18 @@ mod tests {
         assert!(is_valid(&a) && is_valid(&b) && is_valid(&c), "{a} {b} {c}");
         assert_ne!(a, b);
         assert!(a[..10] == b[..10] && c > a && c > b);
+    }
+
+    #[test]
+    fn ids_made_in_one_millisecond_increase() {
+        let ids: Vec<String> = (0..1000).map(|_| new_id(1_800_000_000_000)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "not increasing");
+        assert!(ids.iter().all(|i| is_valid(i) && i[..10] == ids[0][..10]));
+        // A clock that steps back still yields a larger id; a later millisecond starts afresh.
+        let back = new_id(1_799_999_999_000);
+        assert!(back > ids[999]);
+        let later = new_id(1_800_000_000_001);
+        assert!(later > back && later[..10] > ids[0][..10]);
     }
 
     #[test]
