@@ -341,10 +341,23 @@ impl RuntimeBuilder {
     }
 }
 
+/// Hands the heap Cranelift freed back to the OS. Compiling the component peaks at ~100 MiB of
+/// malloc'd memory that glibc otherwise keeps resident for the life of the process, so a server
+/// that compiled (no cache entry) idled at about twice the RSS of one that loaded from the cache.
+fn release_freed_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free pages of glibc's heap; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 pub(crate) fn load_component(engine: &Engine, wasm: &[u8], cache: Option<&std::path::Path>) -> Result<Component, HostError> {
     let load = |e: wasmtime::Error| HostError::Load(format!("{e:#}"));
     let Some(dir) = cache else {
-        return Component::new(engine, wasm).map_err(load);
+        let component = Component::new(engine, wasm).map_err(load);
+        release_freed_heap();
+        return component;
     };
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -374,6 +387,7 @@ pub(crate) fn load_component(engine: &Engine, wasm: &[u8], cache: Option<&std::p
             let _ = std::fs::rename(&tmp, &path);
         }
     }
+    release_freed_heap();
     Ok(component)
 }
 

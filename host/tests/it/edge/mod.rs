@@ -68,7 +68,16 @@ impl Home {
     fn serve_limited(&self, extra: &[&str], fds: Option<u32>) -> Server {
         self.serve_with(extra, fds, &[])
     }
+    /// Starts `artifact serve`. The first call in a test process first starts and stops one
+    /// server on a scratch home, so the shared code cache holds the edge component and no
+    /// measured server compiles it: compiling touches ~35 MiB of the debug binary's code, which
+    /// then counts in that server's RSS and high-water mark.
     fn serve_with(&self, extra: &[&str], fds: Option<u32>, env: &[(&str, &str)]) -> Server {
+        static WARM: std::sync::Once = std::sync::Once::new();
+        WARM.call_once(|| drop(Home::new().spawn_server(&[], None, &[])));
+        self.spawn_server(extra, fds, env)
+    }
+    fn spawn_server(&self, extra: &[&str], fds: Option<u32>, env: &[(&str, &str)]) -> Server {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
         let mut cmd = self.signed(&args, KEYS);
