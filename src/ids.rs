@@ -73,8 +73,19 @@ pub fn new_id(now: u64) -> String {
 
 /// Whether `s` has the shape of an id.
 pub fn is_valid(s: &str) -> bool {
-    s.len() == 26 && s.bytes().all(|b| ALPHABET.contains(&b)) && s.as_bytes()[0] <= b'7'
+    s.len() == 26 && s.bytes().all(|b| IN_ALPHABET[b as usize]) && s.as_bytes()[0] <= b'7'
 }
+
+/// `IN_ALPHABET[b]`: whether byte `b` is in [`ALPHABET`] (a table: every ref is checked).
+const IN_ALPHABET: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        t[ALPHABET[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests {

@@ -117,8 +117,17 @@ pub(crate) fn parse_with(value: &str, allow_slash: bool) -> Result<Vec<String>, 
 /// Whether NoETL would read `value` as having the `noetl` scheme (whatever follows it), so
 /// that the ref parser sends it to the logical-URI parser rather than treating it as a name.
 pub fn has_noetl_scheme(value: &str) -> bool {
-    let url = prepare(py_strip(value));
-    url.len() >= 6 && url.as_bytes()[5] == b':' && url[..5].eq_ignore_ascii_case("noetl")
+    // `prepare` without building the string: only its first six bytes matter (tab, CR and LF are
+    // ASCII, so dropping them byte-wise is dropping them char-wise).
+    let mut head = py_strip(value).trim_start_matches(|c: char| c <= ' ').bytes().filter(|b| !matches!(b, b'\t' | b'\r' | b'\n'));
+    let mut six = [0u8; 6];
+    for slot in &mut six {
+        match head.next() {
+            Some(b) => *slot = b,
+            None => return false,
+        }
+    }
+    six[5] == b':' && six[..5].eq_ignore_ascii_case(b"noetl")
 }
 
 /// Python's `str.isspace()` (what `str.strip()` removes): Unicode White_Space plus the
@@ -349,5 +358,31 @@ fn hex_val(b: u8) -> u8 {
         b'0'..=b'9' => b - b'0',
         b'a'..=b'f' => b - b'a' + 10,
         _ => b - b'A' + 10,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `has_noetl_scheme` skips building `prepare`'s string; it must answer as the definition does.
+    #[test]
+    fn scheme_check_agrees_with_prepare() {
+        let by_definition = |v: &str| {
+            let url = prepare(py_strip(v));
+            url.len() >= 6 && url.as_bytes()[5] == b':' && url[..5].eq_ignore_ascii_case("noetl")
+        };
+        let mut cases: Vec<String> = ["", "noetl", "noetl:", "NoEtL://x", " \u{1c}noetl:a", "n\toetl:", "noe\r\ntl:x", "noetl\t:",
+            "noetlx:", "noet:", "\u{a0}noetl:", "\u{2003}noetl:x", "é:noetl", "noetlé", "\u{0}\u{1f} noetl:", "noetl\u{a0}:", "noét:l"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for base in cases.clone() {
+            cases.push(format!("{base}\u{85}"));
+            cases.push(format!("\t{base}"));
+        }
+        for c in &cases {
+            assert_eq!(has_noetl_scheme(c), by_definition(c), "{c:?}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 pub(crate) mod bindings;
 pub(crate) mod convert;
+mod exports;
 mod imports;
 
 use crate::metadata::SharedMetadata;
@@ -16,7 +17,7 @@ use artifact_component::sign::upload::UploadOptions;
 use artifact_component::sign::SignOptions;
 pub use artifact_component::store::GcOptions;
 use bindings::exports::artifact::store::artifacts as wa;
-use bindings::{ArtifactStore, ArtifactStorePre};
+use exports::Exports;
 use convert::*;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -25,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
+use wasmtime::component::{Component, Instance, Linker, ResourceAny, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -247,8 +248,8 @@ impl RuntimeBuilder {
         let mut linker: Linker<Ctx> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(load)?;
         crate::embed::add_to_linker(&mut linker)?;
-        let pre = ArtifactStorePre::new(linker.instantiate_pre(&component).map_err(load)?).map_err(load)?;
-        Ok(Runtime { engine, pre, shared, stop })
+        let exports = Exports::new(linker.instantiate_pre(&component).map_err(load)?)?;
+        Ok(Runtime { engine, exports, shared, stop })
     }
 
     /// The backends, config and limits, for [`crate::embed`]: what the component's imports need,
@@ -394,7 +395,7 @@ pub(crate) fn load_component(engine: &Engine, wasm: &[u8], cache: Option<&std::p
 /// A loaded component plus backends. Cheap to share (`Arc`); every call gets a fresh instance.
 pub struct Runtime {
     engine: Engine,
-    pre: ArtifactStorePre<Ctx>,
+    exports: Exports,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
 }
@@ -409,7 +410,9 @@ impl Drop for Runtime {
 pub struct Session<'a> {
     rt: &'a Runtime,
     store: Store<Ctx>,
-    inst: ArtifactStore,
+    inst: Instance,
+    /// Every export, type-checked; loaded by the first call that is not `head` or `get`.
+    api: Option<wa::Guest>,
 }
 
 impl Runtime {
@@ -444,8 +447,8 @@ impl Runtime {
         store.set_hostcall_fuel(self.shared.limits.memory_bytes);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.deadline_ticks());
-        let inst = self.pre.instantiate(&mut store).map_err(|e| self.trap(e, &store))?;
-        Ok(Session { rt: self, store, inst })
+        let inst = self.exports.instantiate(&mut store).map_err(|e| self.trap(e, &store))?;
+        Ok(Session { rt: self, store, inst, api: None })
     }
 
     fn deadline_ticks(&self) -> u64 {
@@ -542,8 +545,29 @@ impl Session<'_> {
         f: impl FnOnce(&wa::Guest, &mut Store<Ctx>) -> wasmtime::Result<Result<T, wa::Error>>,
     ) -> Result<T, HostError> {
         self.store.set_epoch_deadline(self.rt.deadline_ticks());
-        let api = self.inst.artifact_store_artifacts().clone();
-        match f(&api, &mut self.store) {
+        let api = match &self.api {
+            Some(api) => api.clone(),
+            None => {
+                let api = self.rt.exports.load(&mut self.store, &self.inst).map_err(|e| self.rt.trap(e, &self.store))?;
+                self.api.insert(api).clone()
+            }
+        };
+        let r = f(&api, &mut self.store);
+        self.result(r)
+    }
+
+    /// Runs one call of [`Exports`]' fast path (`head`, `get`) under a fresh deadline.
+    fn call_fast<T>(
+        &mut self,
+        f: impl FnOnce(&Exports, &mut Store<Ctx>, &Instance) -> wasmtime::Result<Result<T, wa::Error>>,
+    ) -> Result<T, HostError> {
+        self.store.set_epoch_deadline(self.rt.deadline_ticks());
+        let r = f(&self.rt.exports, &mut self.store, &self.inst);
+        self.result(r)
+    }
+
+    fn result<T>(&self, r: wasmtime::Result<Result<T, wa::Error>>) -> Result<T, HostError> {
+        match r {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(HostError::Artifact(err_in(e))),
             Err(e) => Err(self.rt.trap(e, &self.store)),
@@ -556,11 +580,11 @@ impl Session<'_> {
     }
     pub fn get(&mut self, r: &str, opts: &m::GetOptions) -> Result<m::GetResult, HostError> {
         let o = get_options_out(opts);
-        let g = self.call(|a, s| a.call_get(s, r, o))?;
+        let g = self.call_fast(|x, s, i| x.get(s, i, r, o))?;
         Ok(m::GetResult { data: body_in(g.data), meta: record_in(g.meta) })
     }
     pub fn head(&mut self, r: &str) -> Result<m::Record, HostError> {
-        self.call(|a, s| a.call_head(s, r)).map(record_in)
+        self.call_fast(|x, s, i| x.head(s, i, r)).map(record_in)
     }
     pub fn find(&mut self, bucket: &str, name: &str) -> Result<m::Record, HostError> {
         self.call(|a, s| a.call_find(s, bucket, name)).map(record_in)
