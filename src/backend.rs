@@ -25,11 +25,17 @@ pub trait DigestWriter: BlobWriter {
     fn digests(&mut self) -> Result<Digests, Error>;
 }
 
+/// What one [`Storage::read`] serves at least: it returns fewer bytes than asked only at the end
+/// of the object, or when asked for more than this (the host backends cap a call here).
+pub const READ_CAP: u64 = 64 << 20;
+
 /// The byte store; see WIT `storage`.
 pub trait Storage {
     fn drivers(&self) -> Vec<String>;
     /// A plain staged write (what a driver implements).
     fn create_writer(&self, driver: &str) -> Result<Box<dyn BlobWriter + Send>, Error>;
+    /// Up to `len` bytes at `offset`: fewer only at the end of the object (none at or past it)
+    /// or when `len` is over [`READ_CAP`]; `not-found` if nothing is stored at `uri`.
     fn read(&self, uri: &str, offset: u64, len: u64) -> Result<Vec<u8>, Error>;
     /// A staged write that digests what it is given in `chunk`-byte pieces (WIT
     /// `create-writer`). The default digests here, over [`Storage::create_writer`]: natively,
@@ -40,19 +46,23 @@ pub trait Storage {
     }
     /// Reads up to `len` bytes at `offset` (fewer only at the end of the object) with the digest
     /// of each `chunk`-byte piece of them (WIT `read-chunks`). The default loops over
-    /// [`Storage::read`] and digests here.
+    /// [`Storage::read`] and digests here. A `read` that returns fewer bytes than asked, when
+    /// asked for at most [`READ_CAP`], has reached the end: the loop stops without a second
+    /// call (on S3 that call was a `GET` answered 416 and a `HEAD`; on a file, an `open`).
     fn read_chunks(&self, uri: &str, offset: u64, len: u64, chunk: u64) -> Result<(Vec<u8>, Vec<Sha>), Error> {
         crate::digest::check_chunk_size(chunk)?;
         let mut out: Vec<u8> = Vec::new();
         while (out.len() as u64) < len {
-            let got = self.read(uri, offset + out.len() as u64, len - out.len() as u64)?;
-            if got.is_empty() {
-                break;
-            }
+            let want = len - out.len() as u64;
+            let got = self.read(uri, offset + out.len() as u64, want)?;
+            let at_end = got.is_empty() || ((got.len() as u64) < want && want <= READ_CAP);
             if out.is_empty() {
                 out = got;
             } else {
                 out.extend_from_slice(&got);
+            }
+            if at_end {
+                break;
             }
         }
         out.truncate(len.min(usize::MAX as u64) as usize);
@@ -441,9 +451,61 @@ pub mod mem {
 
 #[cfg(test)]
 mod tests {
-    use super::mem::MemMetadata;
-    use super::Metadata;
+    use super::mem::{MemMetadata, MemStorage};
+    use super::{BlobWriter, Metadata, Storage, READ_CAP};
     use crate::model::{Error, Record};
+    use std::cell::Cell;
+
+    /// MemStorage whose `read` counts its calls and, asked for more than [`READ_CAP`], returns
+    /// at most `cap_to` bytes, as a capped backend does.
+    struct Capped {
+        inner: MemStorage,
+        cap_to: usize,
+        calls: Cell<u32>,
+    }
+
+    impl Storage for Capped {
+        fn drivers(&self) -> Vec<String> {
+            self.inner.drivers()
+        }
+        fn create_writer(&self, driver: &str) -> Result<Box<dyn BlobWriter + Send>, Error> {
+            self.inner.create_writer(driver)
+        }
+        fn read(&self, uri: &str, offset: u64, len: u64) -> Result<Vec<u8>, Error> {
+            self.calls.set(self.calls.get() + 1);
+            let len = if len > READ_CAP { len.min(self.cap_to as u64) } else { len };
+            self.inner.read(uri, offset, len)
+        }
+        fn stat(&self, uri: &str) -> Result<Option<u64>, Error> {
+            self.inner.stat(uri)
+        }
+        fn list_objects(&self, p: &str, c: Option<&str>, l: u32) -> Result<(Vec<String>, Option<String>), Error> {
+            self.inner.list_objects(p, c, l)
+        }
+        fn delete(&self, uri: &str) -> Result<bool, Error> {
+            self.inner.delete(uri)
+        }
+        fn collect_staging(&self, before: u64) -> Result<u32, Error> {
+            self.inner.collect_staging(before)
+        }
+    }
+
+    #[test]
+    fn read_chunks_stops_at_a_short_read_and_loops_over_a_capped_one() {
+        let inner = MemStorage::default();
+        let body: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        inner.objects.lock().unwrap().insert("mem://o".into(), std::sync::Arc::new(body.clone()));
+        let s = Capped { inner, cap_to: 3000, calls: Cell::new(0) };
+        // Asked for one byte past the end: one call, not a second one that finds nothing.
+        let (got, digests) = s.read_chunks("mem://o", 0, 5001, 64 << 10).unwrap();
+        assert!(got == body, "bytes");
+        assert_eq!((digests.len(), s.calls.get()), (1, 1), "digests, read calls");
+        // Asked past the cap: the short first read is not the end; the loop goes on to it.
+        s.calls.set(0);
+        let (got, _) = s.read_chunks("mem://o", 0, READ_CAP + 1, 64 << 10).unwrap();
+        assert!(got == body, "bytes");
+        assert_eq!(s.calls.get(), 2, "read calls");
+    }
 
     fn rec(id: &str, name: &str) -> Record {
         Record {

@@ -129,7 +129,10 @@ impl Store {
         if rec.kind == Kind::Manifest && opts.resolve_manifest.unwrap_or(true) {
             return self.get_resolved_manifest(rec, opts);
         }
-        let bytes = self.read_logical(&rec, opts.range, max)?;
+        // The record moves through the reader and back (no copy of its strings per read).
+        let mut reader = Reader::open(self, rec, opts.range, Some(max))?;
+        let bytes = reader.read_to_end()?;
+        let rec = reader.into_meta();
         let data = codec::decode_body(bytes, mode)?;
         let _ = self.metadata.touch(&rec.id, (self.now)());
         Ok(GetResult { data, meta: rec })
@@ -997,6 +1000,11 @@ impl Reader {
 
     pub fn meta(&self) -> &Record {
         &self.meta
+    }
+
+    /// The record, giving up the reader.
+    pub fn into_meta(self) -> Record {
+        self.meta
     }
 
     fn integrity(&self, why: &str) -> Error {

@@ -22,7 +22,7 @@ const SCHEME: &str = "fs://";
 const DRIVER: &str = "fs";
 const STAGING: &str = ".staging";
 /// Largest `len` served by one `read` call; callers loop for more.
-pub const MAX_READ_LEN: u64 = 64 << 20;
+use artifact_component::backend::READ_CAP as MAX_READ_LEN;
 /// Longest accepted object path (bytes after `fs://`).
 const MAX_PATH_LEN: usize = 1024;
 const WRITE_BUFFER: usize = 256 << 10;

@@ -52,7 +52,7 @@ const SCHEME: &str = "s3://";
 const DRIVER: &str = "s3";
 const STAGING: &str = ".staging";
 /// Largest `len` served by one `read` call; callers loop for more.
-pub const MAX_READ_LEN: u64 = 64 << 20;
+use artifact_component::backend::READ_CAP as MAX_READ_LEN;
 /// Bodies up to this size are published with a single `PUT`.
 pub const SINGLE_PUT_MAX: usize = 8 << 20;
 /// Part size of multipart uploads (S3's minimum is 5 MiB, except for the last part).
