@@ -8,11 +8,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2 >/dev/null
-bash scripts/deps.sh postgresql moto wrk nginx binaryen
+# PostgreSQL (and moto, which services.sh starts with it) only when scenario 7, the one that
+# uses it, runs: nothing else shares the machine with the scenarios.
+only=""
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    if [ "${args[i]}" = --only ]; then only=${args[i + 1]:-}; fi
+done
+if [ -z "$only" ] || [[ ",${only// /}," == *",7,"* ]]; then
+    bash scripts/deps.sh postgresql moto wrk nginx binaryen
+    eval "$(bash scripts/services.sh start)"
+    trap 'bash scripts/services.sh stop' EXIT
+    export ARTIFACT_BENCH_POSTGRES=${ARTIFACT_BENCH_POSTGRES:-$ARTIFACT_TEST_POSTGRES}
+else
+    bash scripts/deps.sh wrk nginx binaryen
+fi
 export ARTIFACT_REQUIRE_WASM_OPT=1
-eval "$(bash scripts/services.sh start)"
-trap 'bash scripts/services.sh stop' EXIT
-export ARTIFACT_BENCH_POSTGRES=${ARTIFACT_BENCH_POSTGRES:-$ARTIFACT_TEST_POSTGRES}
 
 # Spin 4.0.2 (../shared/tools, when beside the clone) for the Spin row of scenario 4.
 if [ -x ../shared/tools/unpack ] && ! command -v spin >/dev/null; then

@@ -85,10 +85,14 @@ export function storageImports(backend) {
       const parts = [];
       let got = 0;
       while (got < want) {
-        const part = backend.read(uri, offset + BigInt(got), BigInt(want - got));
+        const ask = want - got;
+        const part = backend.read(uri, offset + BigInt(got), BigInt(ask));
         if (part.length === 0) break;
         parts.push(part);
         got += part.length;
+        // Short is the end: every backend serves up to 64 MiB per read, and `want` is no more.
+        // (Asking again would open the file a second time to find nothing.)
+        if (part.length < ask) break;
       }
       const bytes = parts.length === 1 ? parts[0] : Buffer.concat(parts);
       return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), chunks: pieceDigests(bytes, chunk) };

@@ -364,7 +364,7 @@ pub(crate) fn load_component(engine: &Engine, wasm: &[u8], cache: Option<&std::p
     let mut h = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
     let digest = Sha256::digest(wasm);
-    let key: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let key = artifact_component::encoding::hex(&digest[..16]);
     let path = dir.join(format!("{key}-{:016x}.cwasm", h.finish()));
     // An entry is the SHA-256 of the compiled code, then the code: anything that does not hash
     // right (truncated, corrupted, replaced by hand) is recompiled, never deserialized.

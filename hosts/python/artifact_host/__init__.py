@@ -267,11 +267,16 @@ def _define_imports(linker: Linker, storage, metadata, config: dict, writers: di
         want = min(length, max(CHUNKED_READ_MAX // chunk, 1) * chunk)
         parts, got = [], 0
         while got < want:
-            part = storage.read(uri, offset + got, want - got)
+            ask = want - got
+            part = storage.read(uri, offset + got, ask)
             if not part:
                 break
             parts.append(part)
             got += len(part)
+            # Short is the end: every backend serves up to 64 MiB per read, and `want` is no
+            # more. (Asking again would open the file a second time to find nothing.)
+            if len(part) < ask:
+                break
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         return rec(bytes=data, chunks=pieces(data, chunk))
 
