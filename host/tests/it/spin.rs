@@ -248,21 +248,22 @@ fn compose_spin(m: &toml::Table) -> Vec<u8> {
     compose(&source, &deps, None)
 }
 
-/// The unwrapped edge component over the same backend, exporting `artifact:store/artifacts`:
-/// seeds and reads the same key-value store. Storage and metadata come from two instances here
-/// so that `types` stays an import and the `artifacts` export is nameable (test only).
+/// The store component (the `artifact-store` world, exporting `artifact:store/artifacts`; the
+/// edge world exports only its handler) over the same backend: seeds and reads the same
+/// key-value store. Storage and metadata come from two instances here so that `types` stays an
+/// import and the `artifacts` export is nameable (test only).
 fn compose_seeder(m: &toml::Table) -> Vec<u8> {
     let (_, deps) = sources(m);
     let backend = deps.iter().find(|d| d.name.starts_with("artifact:store")).expect("the artifact:store dependency");
     let config = deps.iter().find(|d| d.name.starts_with("wasi:config")).expect("the wasi:config dependency");
     let storage = Dep { name: "artifact:store/storage@0.1.0".into(), path: backend.path.clone(), export: None, inherit: vec![] };
     let metadata = Dep { name: "artifact:store/metadata@0.1.0".into(), path: backend.path.clone(), export: None, inherit: vec![] };
-    // The edge component `artifact serve` embeds (host/build.rs builds it from these sources).
+    // The store component the CLI embeds (host/build.rs builds it from these sources).
     let dir = tempfile::tempdir().unwrap();
-    let edge = dir.path().join("edge.wasm");
-    std::fs::write(&edge, artifact_host::serve::EMBEDDED_EDGE_COMPONENT).unwrap();
+    let store = dir.path().join("store.wasm");
+    std::fs::write(&store, artifact_host::runtime::EMBEDDED_COMPONENT).unwrap();
     compose(
-        &edge,
+        &store,
         &[("kv-storage".into(), &storage), ("kv-metadata".into(), &metadata), ("kv-config".into(), config)],
         Some("artifact:store/artifacts@0.1.0"),
     )

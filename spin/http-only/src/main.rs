@@ -2,10 +2,12 @@
 //! `wasi:http/incoming-handler@0.2.x` and imports everything the edge component imports.
 //!
 //! Why: Spin composes component dependencies into the component and re-exports all of its
-//! exports. The edge component also exports `artifact:store/artifacts`, whose types come from
-//! `artifact:store/types`; once the dependency supplies `types`, those types live inside the
-//! composition and the re-exported `artifacts` is not a valid export ("instance not valid to be
-//! used as export"). Spin serves only the HTTP handler, so the wrapper drops the rest.
+//! exports. An edge component that also exported `artifact:store/artifacts` (as the `edge` world
+//! once did) takes that export's types from `artifact:store/types`; once the dependency supplies
+//! `types`, they live inside the composition and the re-exported `artifacts` is not a valid
+//! export ("instance not valid to be used as export"). Spin serves only the HTTP handler, so
+//! the wrapper keeps only that. Today's `edge` world exports nothing else, so for Spin this is a
+//! pass-through that guards the manifest against a wider edge build.
 //!
 //! `spin-http-only IN.wasm OUT.wasm BACKEND.wasm` also plugs every `artifact:store/*` import
 //! from BACKEND's exports: one component for runtimes that do not compose dependencies, such as
