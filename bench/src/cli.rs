@@ -287,7 +287,7 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     if !(has_serve && has_sign) {
         for (size, n) in sizes.iter().zip(&nginx) {
-            let target = if *size == 4 << 10 { "≥ 0.5 of nginx rps; `artifact serve` not in this build" } else { "`artifact serve` not in this build" };
+            let target = if *size == 4 << 10 { "≥ 0.33 of nginx rps; `artifact serve` not in this build" } else { "`artifact serve` not in this build" };
             rows.push(
                 Row::new(format!("4 HTTP signed GET {} (wrk -t1 -c16)", fmt_size(*size)), "pending", format!("{:.0} rps, p99 {} nginx", n.rps, n.p99))
                     .pending(target),
@@ -343,7 +343,10 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
         let ours = format!("{:.0} rps, p99 {}{}", w.rps, w.p99, if w.errors { " (errors!)" } else { "" });
         let reference = format!("{:.0} rps, p99 {} nginx static", n.rps, n.p99);
         let row = Row::new(label, ours, reference);
-        rows.push(row.ratio_at_least(ratio, 0.5, "≥ 0.5 of nginx rps"));
+        // Issue 15's targets: 4 KiB at a third of nginx (whose static files skip every check a
+        // signed read makes), 1 MiB at half.
+        let (min, target) = if *size == 4 << 10 { (0.33, "≥ 0.33 of nginx rps") } else { (0.5, "≥ 0.5 of nginx rps") };
+        rows.push(row.ratio_at_least(ratio, min, target));
         if *size == 4 << 10 {
             serve_4k = Some(w);
         }
