@@ -1,5 +1,5 @@
 //! Builds the component (the root crate) for `wasm32-wasip2` with the `guest` profile, twice: with
-//! the crate's `edge` feature, the `edge` world that also exports `wasi:http/incoming-handler`
+//! the crate's `edge` feature, the `edge` world whose one export is `wasi:http/incoming-handler`
 //! (`ARTIFACT_EDGE_WASM`), then the default `artifact-store` world (`ARTIFACT_COMPONENT_WASM`).
 //! So `cargo build -p artifact-host` always embeds components that match the sources. Both builds
 //! share one nested target directory, `<target>/guest` (not the outer one: that would deadlock on

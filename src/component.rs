@@ -10,7 +10,7 @@ mod bindings {
         path: "wit",
         generate_all,
     });
-    // The `edge` world: everything above plus the `wasi:http` incoming handler.
+    // The `edge` world: the same imports, and the `wasi:http` incoming handler as its one export.
     #[cfg(feature = "edge")]
     wit_bindgen::generate!({
         world: "edge",
