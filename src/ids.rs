@@ -53,13 +53,17 @@ pub fn new_id(now: u64) -> String {
     thread_local! {
         static LAST: Cell<u128> = const { Cell::new(0) };
     }
-    let rand: u128 = ((random_u64(1) as u128) << 64 | random_u64(2) as u128) & ((1u128 << 80) - 1);
-    let fresh: u128 = ((now as u128 & ((1 << 48) - 1)) << 80) | rand;
+    let ms = now as u128 & ((1 << 48) - 1);
     let value = LAST.with(|last| {
         let prev = last.get();
-        // Same millisecond (or an earlier one): one past the previous id. The id space ends at
-        // 2^128 - 1; past it (10889 AD) a fresh id is used and monotonicity is given up.
-        let v = if fresh >> 80 <= prev >> 80 && prev != 0 { prev.checked_add(1).unwrap_or(fresh) } else { fresh };
+        // Same millisecond (or an earlier one): one past the previous id, no random bits drawn.
+        // The id space ends at 2^128 - 1; past it (10889 AD) a fresh id is used and
+        // monotonicity is given up.
+        let next = if prev != 0 && ms <= prev >> 80 { prev.checked_add(1) } else { None };
+        let v = next.unwrap_or_else(|| {
+            let rand = ((random_u64(1) as u128) << 64 | random_u64(2) as u128) & ((1u128 << 80) - 1);
+            (ms << 80) | rand
+        });
         last.set(v);
         v
     });

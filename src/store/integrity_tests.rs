@@ -423,3 +423,46 @@ fn a_small_read_is_one_storage_call() {
         assert_eq!(*counting.1.borrow(), vec!["read-chunks"], "{range:?}");
     }
 }
+
+/// A storage that breaks the `read` contract (returns fewer bytes than asked before the end of
+/// the object, as a truncated response would) makes `read-chunks` stop early: the chunk it
+/// cut fails its digest, so reads end in an integrity error and no byte of that chunk leaves.
+#[test]
+fn a_read_cut_short_mid_object_is_an_integrity_error_not_a_short_body() {
+    struct ShortReads(MemStorage);
+    impl Storage for ShortReads {
+        fn drivers(&self) -> Vec<String> {
+            self.0.drivers()
+        }
+        fn create_writer(&self, d: &str) -> Result<Box<dyn crate::backend::BlobWriter + Send>, Error> {
+            self.0.create_writer(d)
+        }
+        fn read(&self, u: &str, o: u64, l: u64) -> Result<Vec<u8>, Error> {
+            self.0.read(u, o, l.min(100 << 10))
+        }
+        fn stat(&self, u: &str) -> Result<Option<u64>, Error> {
+            self.0.stat(u)
+        }
+        fn list_objects(&self, p: &str, c: Option<&str>, l: u32) -> Result<(Vec<String>, Option<String>), Error> {
+            self.0.list_objects(p, c, l)
+        }
+        fn delete(&self, u: &str) -> Result<bool, Error> {
+            self.0.delete(u)
+        }
+        fn collect_staging(&self, b: Timestamp) -> Result<u32, Error> {
+            self.0.collect_staging(b)
+        }
+    }
+    let mem = MemStorage::default();
+    let meta = Rc::new(MemMetadata::default());
+    // Written through a storage that keeps the contract, read through one that does not.
+    let data = body(600_000, 4);
+    let id = put(&Store::new(Rc::new(mem.clone()), meta.clone()), &data, |_| {}).record.id;
+    let st = Store::new(Rc::new(ShortReads(mem)), meta);
+    assert!(matches!(st.get(&id, &GetOptions::default()), Err(Error::Integrity(_))));
+    for range in [None, Some(ByteRange::Bounded { start: 300_000, end: 599_999 })] {
+        let (got, end) = stream(&st, &id, range);
+        assert!(matches!(end, Err(Error::Integrity(_))), "{range:?}: {end:?}");
+        assert!(got.is_empty(), "{range:?}: no byte of a cut chunk leaves");
+    }
+}

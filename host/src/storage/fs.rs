@@ -11,7 +11,7 @@
 //! are followed; the root's contents are trusted, object URIs are not.
 
 use super::{BlobWriter, Publish, Storage};
-use artifact_component::backend::{clamp_limit, page};
+use artifact_component::backend::{clamp_limit, page, READ_CAP};
 use artifact_component::model::Error;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -21,8 +21,6 @@ use std::path::{Path, PathBuf};
 const SCHEME: &str = "fs://";
 const DRIVER: &str = "fs";
 const STAGING: &str = ".staging";
-/// Largest `len` served by one `read` call; callers loop for more.
-use artifact_component::backend::READ_CAP as MAX_READ_LEN;
 /// Longest accepted object path (bytes after `fs://`).
 const MAX_PATH_LEN: usize = 1024;
 const WRITE_BUFFER: usize = 256 << 10;
@@ -301,7 +299,7 @@ impl Storage for FsStorage {
         if offset >= size {
             return Ok(Vec::new());
         }
-        let len = len.min(MAX_READ_LEN).min(size - offset);
+        let len = len.min(READ_CAP).min(size - offset);
         f.seek(SeekFrom::Start(offset))
             .map_err(|e| io_err("seek", &path, e))?;
         let mut buf = Vec::with_capacity(len as usize);

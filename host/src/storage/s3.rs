@@ -35,7 +35,7 @@
 //! `spawn_blocking`, as they must for any component call.
 
 use super::{BlobWriter, Publish, Storage};
-use artifact_component::backend::{clamp_limit, page};
+use artifact_component::backend::{clamp_limit, page, READ_CAP};
 use artifact_component::model::Error;
 use futures::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3CopyIfNotExists};
@@ -51,8 +51,6 @@ use std::time::Duration;
 const SCHEME: &str = "s3://";
 const DRIVER: &str = "s3";
 const STAGING: &str = ".staging";
-/// Largest `len` served by one `read` call; callers loop for more.
-use artifact_component::backend::READ_CAP as MAX_READ_LEN;
 /// Bodies up to this size are published with a single `PUT`.
 pub const SINGLE_PUT_MAX: usize = 8 << 20;
 /// Part size of multipart uploads (S3's minimum is 5 MiB, except for the last part).
@@ -446,7 +444,7 @@ impl Storage for S3Storage {
 
     fn read(&self, uri: &str, offset: u64, len: u64) -> Result<Vec<u8>, Error> {
         let path = self.path_of(uri)?;
-        let len = len.min(MAX_READ_LEN);
+        let len = len.min(READ_CAP);
         let store = self.store.clone();
         let p = path.clone();
         let r = self.rt.run(async move {
