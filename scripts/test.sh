@@ -53,4 +53,5 @@ echo "== Node package: npm pack, installed into an empty project away from the c
 
 echo "== Python host (hosts/python): the same through wasmtime-py; the wheel installed away from the checkout; one home shared by Python, Node and the CLI"
 PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r hosts/python/requirements.txt pytest  # also on a PEP 668 system Python
-python3 -m pytest -q hosts/python
+# A hung test ends the run with its traceback (SIGINT) instead of running into the CI limit.
+timeout --signal=INT --kill-after=30 1800 python3 -m pytest -q hosts/python

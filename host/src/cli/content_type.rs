@@ -8,10 +8,13 @@ use std::io::{Chain, Cursor, Read};
 /// Bytes read ahead to judge a body without a known extension.
 pub const SNIFF: usize = 1 << 20;
 
+/// A body with the bytes read ahead of it put back in front.
+pub type Replayed<R> = Chain<Cursor<Vec<u8>>, R>;
+
 /// The content type for `--content-type given` (`auto` or a type) of the body `input` named
 /// `name`: reads ahead only when the type must be judged from the body, and returns the body
 /// with those bytes first again.
-pub fn resolve<R: Read>(given: &str, name: Option<&str>, mut input: R) -> std::io::Result<(String, Chain<Cursor<Vec<u8>>, R>)> {
+pub fn resolve<R: Read>(given: &str, name: Option<&str>, mut input: R) -> std::io::Result<(String, Replayed<R>)> {
     if given != "auto" {
         return Ok((given.to_string(), Cursor::new(Vec::new()).chain(input)));
     }

@@ -60,6 +60,27 @@ const COLUMNS: &str = "id, bucket, name, logical_ref, kind, content_type, compre
     stored_bytes, sha256, driver, uri, scope, store_tier, execution_id, created_by, created_at, \
     updated_at, expires_at, preview, extracted";
 
+/// How long a connection waits for another one's lock before it answers "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Turns the database to WAL and returns the journal mode it has (in-memory databases report
+/// "memory" and stay that way). While another connection turns a fresh file to WAL, SQLite can
+/// answer this pragma SQLITE_BUSY without calling the busy handler (seen with three processes
+/// opening one new home at once), so it is retried here within the same busy timeout.
+fn wal_mode(conn: &Connection) -> Result<String, Error> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            r => return r.map_err(db_err),
+        }
+    }
+}
+
 fn db_err(e: rusqlite::Error) -> Error {
     Error::Metadata(format!("sqlite: {e}"))
 }
@@ -281,11 +302,8 @@ impl SqliteMetadata {
 
     /// `path` (none in memory) is opened again by the checkpoint thread.
     fn from_connection(mut conn: Connection, path: Option<&str>) -> Result<Self, Error> {
-        conn.busy_timeout(Duration::from_secs(5)).map_err(db_err)?;
-        // In-memory databases report "memory" and stay that way.
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-            .map_err(db_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+        let mode = wal_mode(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db_err)?;
         conn.set_prepared_statement_cache_capacity(64);
@@ -709,6 +727,28 @@ mod tests {
         let covering = format!("COVERING INDEX {NAME_CREATED_INDEX}");
         assert!(plan.iter().any(|p| p.contains(&covering)), "{plan:?}");
         assert!(plan.iter().any(|p| p.contains("INTEGER PRIMARY KEY (rowid=?)")), "{plan:?}");
+    }
+
+    /// Connections opening one new file at once (as processes sharing a new home do) all open
+    /// it: none answers "database is locked" while another turns the file to WAL.
+    #[test]
+    fn connections_racing_to_open_a_new_file_all_open_it() {
+        let dir = std::env::temp_dir().join(format!("artifact-sqlite-race-{}", std::process::id()));
+        for round in 0..40 {
+            let path = dir.join(format!("{round}.db"));
+            let path = path.to_str().unwrap();
+            let start = std::sync::Barrier::new(6);
+            std::thread::scope(|s| {
+                for _ in 0..6 {
+                    s.spawn(|| {
+                        start.wait();
+                        let m = SqliteMetadata::open(path);
+                        assert!(m.is_ok(), "round {round}: {:?}", m.err());
+                    });
+                }
+            });
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

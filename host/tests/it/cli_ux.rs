@@ -107,7 +107,8 @@ fn content_type_auto_is_the_default() {
         e.write_all(b"a,b\n1,2\n").unwrap();
         h.write("report.csv.gz", &e.finish().unwrap())
     };
-    let cases: Vec<(Vec<&str>, Option<&[u8]>, &str)> = vec![
+    type Case<'a> = (Vec<&'a str>, Option<&'a [u8]>, &'a str); // args, stdin, content type
+    let cases: Vec<Case> = vec![
         (vec!["put", h.write("r.csv", b"a,b\n").leak()], None, "text/csv"),
         (vec!["put", h.write("r.json", b"not json at all").leak()], None, "application/json"),
         (vec!["put", h.write("t.parquet", b"PAR1").leak()], None, "application/vnd.apache.parquet"),

@@ -264,7 +264,7 @@ fn plain_puts_cannot_forge_or_overwrite_manifests() {
     let part = rt.put(b"[1]", &PutOptions::default()).unwrap().record;
     let mut opts = ManifestOptions::default();
     opts.put.name = Some("m".into());
-    let m = rt.manifest_create(&opts, &[part.logical_ref.clone()]).unwrap().record;
+    let m = rt.manifest_create(&opts, std::slice::from_ref(&part.logical_ref)).unwrap().record;
     let before = rt.get(&m.id, &GetOptions { resolve_manifest: Some(false), ..Default::default() }).unwrap();
     let forged = PutOptions { kind: Some(Kind::Manifest), content_type: Some(CONTENT_TYPE.into()), ..Default::default() };
     assert!(matches!(artifact_err(rt.put(b"{}", &forged)), Error::InvalidArgument(_)));

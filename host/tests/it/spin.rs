@@ -663,7 +663,8 @@ fn composed_spin_app_serves_signed_reads() {
     flipped[10] = if flipped[10] == b'a' { b'b' } else { b'a' };
     let rogue_keys = artifact_component::sign::Keys::parse("k9:CQkJCQkJCQkJCQkJCQkJCQ==", None).unwrap();
     let rogue = artifact_component::sign::sign_path(&rogue_keys, &id, now_secs(), 600, &Default::default()).unwrap();
-    let cases: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+    type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>); // what, url, headers
+    let cases: Vec<Case> = vec![
         ("flipped sig", url.replace(sig, std::str::from_utf8(&flipped).unwrap()), vec![]),
         ("another id", url.replace(&id, &other), vec![]),
         ("outside the signed range", ranged.clone(), vec![("Range", "bytes=100-199")]),

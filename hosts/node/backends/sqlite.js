@@ -58,6 +58,25 @@ function toI64(v, field) {
   return b;
 }
 
+/** How long a connection waits for another one's lock before it answers "database is locked". */
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Turns `db` to WAL. While another connection turns a fresh file to WAL, SQLite can answer this
+ * pragma SQLITE_BUSY without calling the busy handler (seen with processes opening one new home
+ * at once), so it is retried within the same busy timeout.
+ */
+function walMode(db) {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try { return db.pragma('journal_mode = WAL', { simple: true }); } catch (e) {
+      if (e?.code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw e;
+      Atomics.wait(nap, 0, 0, 5);
+    }
+  }
+}
+
 const isConstraint = (e) => typeof e?.code === 'string' && e.code.startsWith('SQLITE_CONSTRAINT');
 const dbErr = (e) => (e && typeof e === 'object' && 'tag' in e ? e : metadataError(`sqlite: ${e?.message ?? e}`));
 
@@ -229,12 +248,12 @@ export class SqliteMetadata {
       if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     } catch (e) { throw metadataError(`create ${path.dirname(file)}: ${e.message}`); }
     try {
-      this.db = new Database(file, { timeout: 5000 });
+      this.db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     } catch (e) { throw metadataError(`open ${file}: ${e.message}`); }
     try {
       this.db.defaultSafeIntegers(true); // every integer as a BigInt, both ways
-      this.db.pragma('busy_timeout = 5000');
-      this.db.pragma('journal_mode = WAL'); // in-memory databases stay "memory"
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      walMode(this.db); // in-memory databases stay "memory"
       this.db.pragma('synchronous = NORMAL');
       this.#migrate();
     } catch (e) {

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { MemMetadata, SqliteMetadata, homeStore, recordJson, headJson, formatRfc3339, objectsRoot } from '../index.js';
 import { SCHEMA_PATHS, prefixSuccessor } from '../backends/sqlite.js';
@@ -231,20 +232,61 @@ test('sqlite: two connections to one file see each other\'s records and claims',
   b.close();
 });
 
+test('sqlite: threads opening one new file at once all open it (none answers "database is locked")', async () => {
+  const ROUNDS = 40;
+  const THREADS = 6;
+  const dir = tmp();
+  const sqliteJs = pathToFileURL(path.join(repo, 'hosts/node/backends/sqlite.js')).href;
+  // Each round, every thread waits on a shared barrier, then opens <dir>/<round>.db.
+  const code = `
+    import { workerData, parentPort } from 'node:worker_threads';
+    import { SqliteMetadata } from ${JSON.stringify(sqliteJs)};
+    const gate = new Int32Array(workerData.gate);
+    const errors = [];
+    for (let round = 0; round < ${ROUNDS}; round++) {
+      Atomics.add(gate, 1, 1);
+      while (Atomics.load(gate, 0) <= round) Atomics.wait(gate, 0, round, 1000);
+      try { new SqliteMetadata(workerData.dir + '/' + round + '.db').close(); }
+      catch (e) { errors.push(round + ': ' + JSON.stringify(e)); }
+    }
+    parentPort.postMessage(errors);
+  `;
+  const gate = new Int32Array(new SharedArrayBuffer(8)); // [round released, threads arrived]
+  const workers = Array.from({ length: THREADS }, () => new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: { gate: gate.buffer, dir } }));
+  const results = workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
+  for (let round = 0; round < ROUNDS; round++) {
+    while (Atomics.load(gate, 1) < THREADS * (round + 1)) await new Promise((r) => setTimeout(r, 1));
+    Atomics.store(gate, 0, round + 1);
+    Atomics.notify(gate, 0);
+  }
+  assert.deepEqual((await Promise.all(results)).flat(), []);
+});
+
 /** Starts `code` (an ES module) in a child Node process: `{proc, lines, done}` (`done`: its stdout). */
 function child(code, env) {
   const proc = spawn(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
+  let exited;
   const waiters = [];
-  proc.stdout.on('data', (d) => { out += d; waiters.splice(0).forEach((w) => w()); });
-  /** Resolves once stdout holds `n` lines. */
-  const lines = (n) => new Promise((resolve) => {
-    const check = () => (out.split('\n').length > n ? resolve(out) : waiters.push(check));
-    check();
-  });
+  const wake = () => waiters.splice(0).forEach((w) => w());
+  proc.stdout.on('data', (d) => { out += d; wake(); });
   const done = new Promise((resolve, reject) => {
-    proc.on('error', reject);
-    proc.on('exit', (c) => (c === 0 ? resolve(out) : reject(new Error(`child exited ${c}: ${out}`))));
+    proc.on('error', (e) => { exited = e; wake(); reject(e); });
+    proc.on('close', (c) => {
+      exited = c === 0 ? undefined : new Error(`child exited ${c}: ${out}`);
+      if (c === 0) resolve(out); else reject(exited);
+      wake();
+    });
+  });
+  done.catch(() => {}); // also reported through `lines` or awaited
+  /** Resolves once stdout holds `n` lines; rejects if the child ends first. */
+  const lines = (n) => new Promise((resolve, reject) => {
+    const check = () => {
+      if (out.split('\n').length > n) resolve(out);
+      else if (proc.exitCode !== null || proc.signalCode !== null || exited) reject(exited ?? new Error(`child ended before line ${n}: ${out}`));
+      else waiters.push(check);
+    };
+    check();
   });
   return { proc, lines, done };
 }

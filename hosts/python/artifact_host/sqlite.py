@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from wasmtime.component import Record
@@ -291,8 +292,7 @@ class SqliteMetadata:
         except sqlite3.Error as e:
             raise BackendError("metadata", f"open {path}: {e}") from None
         try:
-            # In-memory databases report "memory" and stay that way.
-            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            _wal_mode(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             _migrate(conn)
         except sqlite3.Error as e:
@@ -465,6 +465,23 @@ class SqliteMetadata:
         before = to_i64(before, "before")
         rows = self._read(lambda c: c.execute(claims.STALE, (before, clamp_limit(limit))).fetchall())
         return [r[0] for r in rows]
+
+
+def _wal_mode(conn: sqlite3.Connection) -> str:
+    """Turns the database to WAL; returns the journal mode it has (in-memory databases report
+    "memory" and stay that way). While another connection turns a fresh file to WAL, SQLite can
+    answer this pragma "database is locked" without calling the busy handler (seen with processes
+    opening one new home at once), so it is retried within the same busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as e:
+            code = getattr(e, "sqlite_errorcode", None)  # Python 3.11+
+            busy = "database is locked" in str(e) if code is None else code & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _migrate(conn: sqlite3.Connection):

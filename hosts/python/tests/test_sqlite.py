@@ -240,6 +240,29 @@ def test_schema_is_the_repository_file():
         assert schema_path() == artifact_host.REPO / "host/src/metadata/schema.sql"
 
 
+def test_threads_opening_one_new_file_at_once_all_open_it(tmp_path):
+    """Connections opening one new file at once (as processes sharing a new home do): none
+    answers "database is locked" while another turns the file to WAL."""
+    errors = []
+    for round_ in range(40):
+        path = str(tmp_path / f"{round_}.db")
+        start = threading.Barrier(6)
+
+        def opener():
+            start.wait()
+            try:
+                SqliteMetadata(path).close()
+            except BackendError as e:
+                errors.append(f"{round_}: {e}")
+
+        threads = [threading.Thread(target=opener) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+
+
 def test_a_new_database_is_the_rust_hosts(tmp_path):
     path = str(tmp_path / "nested/dir/metadata.db")
     m = SqliteMetadata(path)
