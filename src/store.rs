@@ -8,6 +8,7 @@ use crate::codec::{self, BlobSource, Encoder, Sink, Verifier};
 use crate::ids;
 use crate::model::*;
 use crate::refs::{self, Logical, Ref};
+use crate::sign::carried::REVOKED_PREFIX;
 use crate::template::Template;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -328,9 +329,21 @@ impl Store {
         self.metadata.summary(bucket)
     }
 
-    /// Deletes the record, then the blob if no other record points to it.
+    /// Revokes the record's version (its tombstone, for signed URLs that carry the record),
+    /// deletes the record, then the blob if no other record points to it.
     pub fn delete(&self, r: &str) -> Result<String, Error> {
-        let rec = self.resolve(r)?;
+        let mut rec = self.resolve(r)?;
+        // Revoke the version that is deleted: one an overwrite made meanwhile is revoked too.
+        for round in 0.. {
+            self.revoke(&rec)?;
+            match self.metadata.get_by_id(&rec.id)? {
+                Some(_) if round == 100 => {
+                    return Err(Error::Conflict(format!("{} keeps being overwritten; retry the delete", rec.id)))
+                }
+                Some(now) if now.updated_at != rec.updated_at => rec = now,
+                _ => break,
+            }
+        }
         self.metadata.delete(&rec.id)?;
         self.release_blob(&rec.location.uri)?;
         Ok(rec.id)
@@ -393,6 +406,11 @@ impl Store {
                 if !ours(&r.location.uri) {
                     continue;
                 }
+                // An overwrite may have given it a new expiry since the listing.
+                match self.metadata.get_by_id(&r.id)? {
+                    Some(now) if now.updated_at == r.updated_at => {}
+                    _ => continue,
+                }
                 self.metadata.delete(&r.id)?;
                 report.records.push(r.id);
                 if self.release_blob(&r.location.uri)? {
@@ -436,6 +454,7 @@ impl Store {
             }
             Ok(())
         })?;
+        report.blobs.extend(self.collect_tombstones(now)?);
         let grace = opts.staging_grace_ms.unwrap_or(DEFAULT_STAGING_GRACE_MS);
         report.staging = self.storage.collect_staging(now.saturating_sub(grace))?;
         Ok(report)
@@ -614,9 +633,9 @@ fn template_uri(t: &Template, var: &dyn Fn(&str) -> Option<String>) -> Result<St
     let uri = t.render(var)?;
     let path = uri.split_once("://").map_or(uri.as_str(), |(_, p)| p);
     let first = path.split('/').next().unwrap_or_default();
-    if first == CONTENT_PREFIX || first == INDEX_PREFIX {
+    if first == CONTENT_PREFIX || first == INDEX_PREFIX || first == REVOKED_PREFIX {
         return Err(Error::InvalidArgument(format!(
-            "store template renders {uri:?}, inside {first}/, a namespace only the store writes (content-addressed blobs and chunk indexes)"
+            "store template renders {uri:?}, inside {first}/, a namespace only the store writes (content-addressed blobs, chunk indexes and tombstones)"
         )));
     }
     Ok(uri)
@@ -891,6 +910,12 @@ impl Writer {
         // A reused blob's encoding (so its size) may differ from ours, e.g. one made by `gzip -9`.
         rec.stored_bytes = index.object_size;
         if let Some(old) = old {
+            // The version replaced now (read again: another overwrite may have come in while
+            // this one committed) stops being served by URLs that carry its record. Versions are
+            // told apart by `updated_at`, so the new one is later even within a millisecond.
+            let old = store.metadata.get_by_id(&rec.id)?.unwrap_or(old);
+            rec.updated_at = rec.updated_at.max(old.updated_at.saturating_add(1));
+            store.revoke(&old)?;
             store.metadata.update(rec)?;
             if old.location.uri != uri {
                 release.push(old.location.uri);
@@ -1110,6 +1135,8 @@ impl Reader {
         }
     }
 }
+
+mod revocation;
 
 #[cfg(test)]
 mod tests;

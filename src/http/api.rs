@@ -15,7 +15,7 @@
 //! | POST | `manifest/add` | `manifest`, `part`, `index` | ResultRef |
 //! | POST | `manifest/complete` | `manifest` | ResultRef |
 //! | GET | `manifest/parts` | `manifest` | `{"meta":…,"completed_at":…,"parts":[…]}` |
-//! | POST | `sign` | `ref`, `ttl` (default 15m), `range`, `method` (GET, HEAD) | `{"url":"/v1/artifacts/…"}` |
+//! | POST | `sign` | `ref`, `ttl` (default 15m), `range`, `method` (GET, HEAD), `carry` (`true`: the URL carries the record, its read looks nothing up) | `{"url":"/v1/artifacts/…"}` |
 //! | POST | `sign-upload` | `bucket`, `name`, `ttl`, `max_bytes` (default 100 MiB), `content_type`, `compression` | `{"url":"/v1/uploads?…"}` |
 //!
 //! Every answer is JSON with `"status":"success"` (but `get` in bytes mode), or the edge's error
@@ -339,7 +339,11 @@ impl Api<'_> {
         let rec = self.scope.resolve(self.store, q.req("ref")?)?;
         let keys = Keys::from_config(self.cfg)?;
         let o = SignOptions { method: q.opt("method").map(String::from), range: q.opt("range").map(codec::parse_range).transpose()?, kid: None };
-        let url = sign_path(&keys, &rec.id, self.now_ms / 1000, Self::ttl_secs(q)?, &o)?;
+        let url = match q.opt("carry") {
+            None | Some("false") => sign_path(&keys, &rec.id, self.now_ms / 1000, Self::ttl_secs(q)?, &o)?,
+            Some("true") => self.store.sign_carried_record(&keys, &rec, Self::ttl_secs(q)?, &o)?,
+            Some(v) => return Err(Error::InvalidArgument(format!("carry is true or false, not {v:?}"))),
+        };
         Ok(success(json!({ "url": url })))
     }
 
@@ -436,6 +440,9 @@ mod tests {
         assert_eq!((s, v["parts"].as_array().unwrap().len()), (200, 1), "{v}");
         let (s, v, _) = f.call("POST", &format!("/v1/api/sign?ref={id}&ttl=5m"), A, b"");
         assert!(s == 200 && v["url"].as_str().unwrap().starts_with("/v1/artifacts/"), "{v}");
+        let (s, v, _) = f.call("POST", &format!("/v1/api/sign?ref={id}&ttl=5m&carry=true"), A, b"");
+        assert!(s == 200 && v["url"].as_str().unwrap().contains("&rec="), "{v}");
+        assert_eq!(f.call("POST", &format!("/v1/api/sign?ref={id}&carry=yes"), A, b"").0, 400);
         let (s, v, _) = f.call("POST", "/v1/api/sign-upload?bucket=a&name=up.bin&max_bytes=10", A, b"");
         assert!(s == 200 && v["url"].as_str().unwrap().starts_with("/v1/uploads?"), "{v}");
         let (s, _, _) = f.call("DELETE", &format!("/v1/api/delete?ref={id}"), A, b"");
@@ -484,6 +491,7 @@ mod tests {
             attempts.push(("GET".into(), format!("/v1/api/get?ref={e}&mode=bytes"), vec![]));
             attempts.push(("DELETE".into(), format!("/v1/api/delete?ref={e}"), vec![]));
             attempts.push(("POST".into(), format!("/v1/api/sign?ref={e}"), vec![]));
+            attempts.push(("POST".into(), format!("/v1/api/sign?ref={e}&carry=true"), vec![]));
             attempts.push(("POST".into(), format!("/v1/api/manifest/add?manifest=a%2Fmixed&part={e}"), vec![]));
             attempts.push(("POST".into(), "/v1/api/manifest/create?bucket=a&strategy=append".into(), format!("[{}]", json!(r)).into_bytes()));
         }

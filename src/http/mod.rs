@@ -252,10 +252,21 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, now_ms: u64) -> Re
         Ok(g) => g,
         Err(e) => return from_error(&e),
     };
-    let rec = match store.resolve_live(id) {
+    // A URL that carries the record is served without a metadata lookup (nor a `touch`).
+    let carried = grant.carried.is_some();
+    let rec = match &grant.carried {
+        Some(c) => store.carried_live(id, c),
+        None => store.resolve_live(id),
+    };
+    let rec = match rec {
         Ok(r) => r,
         Err(Error::Expired(m)) => return error_response(410, "expired", &m),
         Err(e) => return from_error(&e),
+    };
+    let touch = |rec: &Record| {
+        if !carried {
+            let _ = store.metadata.touch(&rec.id, now_ms);
+        }
     };
     let size = rec.bytes;
     let gzip_stored = rec.compression == Compression::Gzip;
@@ -336,11 +347,11 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, now_ms: u64) -> Re
         None => headers.push(("content-length".into(), len.to_string())),
     }
     if head || len == 0 {
-        let _ = store.metadata.touch(&rec.id, now_ms);
+        touch(&rec);
         return Response { status, headers, body: Body::Empty };
     }
     let body = if let Some((src, _)) = stored {
-        let _ = store.metadata.touch(&rec.id, now_ms);
+        touch(&rec);
         // Capped at the recorded size: a corrupt blob cannot make the server inflate more.
         let verifier = match Verifier::new(Compression::Gzip, Some(rec.bytes)) {
             Ok(v) => v,
@@ -351,7 +362,7 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, now_ms: u64) -> Re
         let range = (status == 206).then_some(ByteRange::Bounded { start: offset, end: offset + len - 1 });
         // The record looked up above, not a second lookup (one metadata call per read; and the
         // headers already sent can never describe another version than the bytes).
-        let _ = store.metadata.touch(&rec.id, now_ms);
+        touch(&rec);
         match Reader::open(store, rec, range, None) {
             Ok(r) => Body::Logical(Box::new(r)),
             Err(e) => return from_error(&e),
@@ -676,5 +687,116 @@ mod tests {
         ] {
             assert_eq!(parse_range_header(ignored), None, "{ignored:?}");
         }
+    }
+
+    // ---------- URLs that carry their record ----------
+
+    impl Fx {
+        fn carried(&self, id: &str) -> String {
+            self.st.sign_carried(&self.cfg, id, 600, &SignOptions::default()).unwrap()
+        }
+        /// The same request against a store with the same storage and an empty metadata store.
+        fn req_without_metadata(&self, url: &str, headers: &[(&str, &str)]) -> (Response, Vec<u8>) {
+            let bare = Fx { st: Store { metadata: Rc::new(MemMetadata::default()), ..self.st.clone() }, mem: self.mem.clone(), cfg: self.cfg.clone() };
+            bare.req("GET", url, headers)
+        }
+        fn named(&self, data: &[u8], name: &str, overwrite: bool) -> Record {
+            let o = PutOptions {
+                name: Some(name.into()),
+                content_type: Some("text/csv".into()),
+                if_exists: overwrite.then_some(crate::model::IfExists::Overwrite),
+                ..Default::default()
+            };
+            self.st.put(data, &o).unwrap().record
+        }
+    }
+
+    /// A carried URL is served from storage alone: the same bytes, ranges and gzip as a read by
+    /// lookup, with no record in the metadata store at all.
+    #[test]
+    fn carried_reads_look_nothing_up() {
+        let f = fx();
+        let data = body();
+        for c in [Compression::None, Compression::Gzip] {
+            let rec = f.put(&data, c);
+            let url = f.carried(&rec.id);
+            assert!(url.contains("&rec="), "{url}");
+            let (r, b) = f.req_without_metadata(&url, &[]);
+            assert_eq!((r.status, b == data), (200, true), "{c:?}");
+            assert_eq!(r.header("content-type"), Some("text/csv"));
+            assert_eq!(r.header("etag").unwrap(), format!("\"{}\"", rec.sha256));
+            let (r, b) = f.req_without_metadata(&url, &[("Range", "bytes=10-19")]);
+            assert_eq!((r.status, b.as_slice()), (206, &data[10..20]));
+            if c == Compression::Gzip {
+                let (r, _) = f.req_without_metadata(&url, &[("Accept-Encoding", "gzip")]);
+                assert_eq!(r.header("content-encoding"), Some("gzip"));
+            }
+        }
+        // Manifests are read by lookup only.
+        let part = f.put(b"p", Compression::None);
+        let m = f.st.manifest_create(&Default::default(), std::slice::from_ref(&part.id)).unwrap().record;
+        assert!(matches!(f.st.sign_carried(&f.cfg, &m.id, 600, &SignOptions::default()), Err(Error::InvalidArgument(_))));
+    }
+
+    /// Deleting or replacing an artifact stops its carried URLs, even while its content-addressed
+    /// blob lives on for another artifact with the same bytes; the other artifact is untouched.
+    #[test]
+    fn a_deleted_or_replaced_version_is_refused_though_its_blob_lives_on() {
+        let f = fx();
+        let data = body();
+        let a = f.named(&data, "a", false);
+        let b = f.named(&data, "b", false);
+        assert_eq!(a.location.uri, b.location.uri, "one blob for both");
+        let (url_a, url_b) = (f.carried(&a.id), f.carried(&b.id));
+        assert_eq!(f.req_without_metadata(&url_a, &[]).0.status, 200);
+        f.st.delete(&a.id).unwrap();
+        let (r, body_a) = f.req_without_metadata(&url_a, &[]);
+        assert_eq!((r.status, body_a.len() < 1000), (404, true), "a deleted artifact is not served");
+        assert_eq!(f.req_without_metadata(&url_b, &[]).1, data, "the other artifact still is");
+        // Overwrite: the old version is refused, the new one is served; same bytes or not.
+        for new in [b"new content".to_vec(), b"new content".to_vec()] {
+            let before = f.named(b"v0", "c", true);
+            let old_url = f.carried(&before.id);
+            let after = f.named(&new, "c", true);
+            assert_eq!(after.id, before.id);
+            assert_eq!(f.req_without_metadata(&old_url, &[]).0.status, 404);
+            assert_eq!(f.req_without_metadata(&f.carried(&after.id), &[]).1, new);
+        }
+        // A killed delete (tombstone written, record not yet deleted): nothing carried is served
+        // for that version, and no new carried URL is minted for it.
+        let d = f.named(b"d", "d", false);
+        let url_d = f.carried(&d.id);
+        f.st.revoke(&d).unwrap();
+        assert_eq!(f.req_without_metadata(&url_d, &[]).0.status, 404);
+        assert!(matches!(f.st.sign_carried(&f.cfg, &d.id, 600, &SignOptions::default()), Err(Error::Conflict(_))));
+        assert_eq!(f.req("GET", &f.url(&d.id, None), &[]).0.status, 200, "a URL by lookup still reads it");
+    }
+
+    #[test]
+    fn carried_expiry_tombstone_gc_and_reserved_paths() {
+        let f = fx();
+        let o = PutOptions { ttl: Some("5s".into()), ..Default::default() };
+        let rec = f.st.put(b"short-lived", &o).unwrap().record;
+        let url = f.carried(&rec.id);
+        assert_eq!(f.req_without_metadata(&url, &[]).0.status, 200);
+        let later = Fx { st: f.st.clone_with_now(|| NOW + 6000), mem: f.mem.clone(), cfg: f.cfg.clone() };
+        assert_eq!(later.req_without_metadata(&url, &[]).0.status, 410, "past the carried expiry");
+        // Tombstones outlive every URL that could name them, then gc removes them.
+        let gone = f.named(b"gone", "gone", false);
+        let url = f.carried(&gone.id);
+        f.st.delete(&gone.id).unwrap();
+        let tombstone = crate::sign::carried::revoked_uri(&gone.location.uri, &gone.id, gone.updated_at).unwrap();
+        assert!(f.st.gc().unwrap().blobs.iter().all(|u| u != &tombstone));
+        assert_eq!(f.req_without_metadata(&url, &[]).0.status, 404, "kept by gc while a URL may name it");
+        fn much_later() -> u64 {
+            NOW + crate::sign::carried::TOMBSTONE_KEEP_MS + 1
+        }
+        assert!(f.st.clone_with_now(much_later).gc().unwrap().blobs.contains(&tombstone));
+        // Nobody else writes there: a store template into revoked/ is refused, nothing written.
+        use crate::backend::Storage;
+        let before = f.mem.list_objects("", None, 1000).unwrap().0;
+        let o = PutOptions { store: Some(format!("mem://revoked/{}/{}", rec.id, rec.updated_at)), ..Default::default() };
+        assert!(matches!(f.st.put(b"forged", &o), Err(Error::InvalidArgument(_))));
+        assert_eq!(f.mem.list_objects("", None, 1000).unwrap().0, before);
     }
 }

@@ -16,6 +16,9 @@
 //! `ARTIFACT-HMAC-SHA256\n<METHOD>\n<id>\n<exp>\n<range or empty>\n<kid>`; a URL signed for `GET`
 //! also allows `HEAD`. Expiry is at most [`MAX_TTL_SECS`] (7 days, as S3 presigned URLs) ahead,
 //! both when minting and when verifying. Comparison is constant-time (`hmac`'s `verify_slice`).
+//!
+//! A URL may also carry the record a read needs (`&rec=…`, [`carried`]), so that its read looks
+//! nothing up in the metadata store.
 
 use crate::codec;
 use crate::encoding::{base64_decode, base64url};
@@ -24,7 +27,10 @@ use crate::store::Store;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+pub mod carried;
 pub mod upload;
+
+use carried::Carried;
 
 /// Longest validity of a signed URL, seconds.
 pub const MAX_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -157,8 +163,23 @@ pub fn range_text(r: ByteRange) -> String {
     }
 }
 
-fn canonical(method: &str, id: &str, exp: u64, range: &str, kid: &str) -> String {
-    format!("{SCHEME}\n{method}\n{id}\n{exp}\n{range}\n{kid}")
+/// `s` as unpadded base64url in its one spelling (and of `len` bytes, when given).
+pub(crate) fn b64_exact(s: &str, len: Option<usize>) -> Option<Vec<u8>> {
+    base64_decode(s).filter(|b| len.is_none_or(|l| b.len() == l) && base64url(b) == s)
+}
+
+/// A decimal number in its one spelling: digits only, no leading zeros, at most 20 of them.
+pub(crate) fn number_exact(s: &str) -> Option<u64> {
+    let n: u64 = s.parse().ok().filter(|_| s.bytes().all(|b| b.is_ascii_digit()) && s.len() <= 20)?;
+    (n.to_string() == s).then_some(n)
+}
+
+/// The signed string; a carried record (its canonical text) is signed under its own scheme line.
+fn canonical(method: &str, id: &str, exp: u64, range: &str, kid: &str, carried: Option<&str>) -> String {
+    match carried {
+        None => format!("{SCHEME}\n{method}\n{id}\n{exp}\n{range}\n{kid}"),
+        Some(text) => format!("{}\n{method}\n{id}\n{exp}\n{range}\n{kid}\n{text}", carried::SCHEME),
+    }
 }
 
 pub(crate) fn mac(key: &[u8], msg: &str) -> Hmac<Sha256> {
@@ -179,6 +200,16 @@ fn normalize_method(m: Option<&str>) -> Result<&'static str, Error> {
 
 /// Mints the URL path for artifact `id`, valid for `ttl_secs` from `now_secs`.
 pub fn sign_path(keys: &Keys, id: &str, now_secs: u64, ttl_secs: u64, o: &SignOptions) -> Result<String, Error> {
+    mint(keys, id, None, now_secs, ttl_secs, o)
+}
+
+/// Mints a URL path for `rec` that carries what its read needs ([`carried`]): the read looks
+/// nothing up. Refuses manifests.
+pub fn sign_carried(keys: &Keys, rec: &crate::model::Record, now_secs: u64, ttl_secs: u64, o: &SignOptions) -> Result<String, Error> {
+    mint(keys, &rec.id, Some(&Carried::of(rec)?), now_secs, ttl_secs, o)
+}
+
+fn mint(keys: &Keys, id: &str, carried: Option<&Carried>, now_secs: u64, ttl_secs: u64, o: &SignOptions) -> Result<String, Error> {
     if ttl_secs == 0 || ttl_secs > MAX_TTL_SECS {
         return Err(Error::InvalidArgument(format!(
             "ttl must be between 1 second and 7 days ({MAX_TTL_SECS} s), got {ttl_secs} s"
@@ -200,8 +231,12 @@ pub fn sign_path(keys: &Keys, id: &str, now_secs: u64, ttl_secs: u64, o: &SignOp
     };
     let exp = now_secs.saturating_add(ttl_secs);
     let r = range.as_deref().unwrap_or("");
-    let sig = base64url(&mac(key, &canonical(method, id, exp, r, kid)).finalize().into_bytes());
+    let text = carried.map(Carried::text);
+    let sig = base64url(&mac(key, &canonical(method, id, exp, r, kid, text.as_deref())).finalize().into_bytes());
     let mut url = format!("{PATH_PREFIX}{id}?exp={exp}&kid={kid}&sig={sig}");
+    if let Some(c) = carried {
+        url.push_str(&format!("&{}={}", carried::PARAM, c.param()));
+    }
     if let Some(r) = range {
         url.push_str("&range=");
         url.push_str(&r);
@@ -221,6 +256,8 @@ pub struct Grant {
     pub kid: String,
     /// The only bytes it may read, if restricted.
     pub range: Option<ByteRange>,
+    /// The record it carries, if any: then the read looks nothing up.
+    pub carried: Option<Carried>,
 }
 
 pub(crate) fn forbidden(m: &str) -> Error {
@@ -231,7 +268,7 @@ pub(crate) fn forbidden(m: &str) -> Error {
 /// `now_secs`. Missing, malformed, tampered, unknown-kid and too-long-lived signatures are
 /// `forbidden`; a correctly signed URL past its expiry is `expired`.
 pub fn verify(keys: &Keys, method: &str, id: &str, query: &str, now_secs: u64) -> Result<Grant, Error> {
-    let (mut exp, mut kid, mut sig, mut range, mut signed_method) = (None, None, None, None, None);
+    let (mut exp, mut kid, mut sig, mut range, mut signed_method, mut rec) = (None, None, None, None, None, None);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let slot = match k {
@@ -240,6 +277,7 @@ pub fn verify(keys: &Keys, method: &str, id: &str, query: &str, now_secs: u64) -
             "sig" => &mut sig,
             "range" => &mut range,
             "method" => &mut signed_method,
+            carried::PARAM => &mut rec,
             _ => continue,
         };
         if slot.is_some() {
@@ -256,16 +294,8 @@ pub fn verify(keys: &Keys, method: &str, id: &str, query: &str, now_secs: u64) -
         (Some(e), Some(k), Some(s)) => (e, k, s),
         _ => return Err(forbidden("missing signature: exp, kid and sig are required")),
     };
-    let exp_n: u64 = exp
-        .parse()
-        .ok()
-        .filter(|_| exp.bytes().all(|b| b.is_ascii_digit()) && exp.len() <= 20)
-        .ok_or_else(|| forbidden("malformed signature: exp is not unix seconds"))?;
-    if exp_n.to_string() != exp {
-        return Err(forbidden("malformed signature: exp is not in canonical form"));
-    }
-    let sig_bytes = base64_decode(&sig)
-        .filter(|b| b.len() == 32 && base64url(b) == sig)
+    let exp_n = number_exact(&exp).ok_or_else(|| forbidden("malformed signature: exp is not unix seconds in canonical form"))?;
+    let sig_bytes = b64_exact(&sig, Some(32))
         .ok_or_else(|| forbidden("malformed signature: sig is not 32 bytes of unpadded base64url"))?;
     let granted_range = match &range {
         None => None,
@@ -281,8 +311,9 @@ pub fn verify(keys: &Keys, method: &str, id: &str, query: &str, now_secs: u64) -
     }
     // An unknown kid costs the same MAC work as a known one, so timing does not tell which
     // key ids exist.
+    let carried = rec.as_deref().map(Carried::parse_param).transpose()?;
     let known = keys.key(&kid);
-    let msg = canonical(signed_as, id, exp_n, range.as_deref().unwrap_or(""), &kid);
+    let msg = canonical(signed_as, id, exp_n, range.as_deref().unwrap_or(""), &kid, carried.as_ref().map(|(_, t)| t.as_str()));
     let checked = mac(known.unwrap_or(&[0u8; 32]), &msg).verify_slice(&sig_bytes);
     if known.is_none() || checked.is_err() {
         return Err(forbidden("invalid signature"));
@@ -296,7 +327,7 @@ pub fn verify(keys: &Keys, method: &str, id: &str, query: &str, now_secs: u64) -
     if exp_n - now_secs > MAX_TTL_SECS {
         return Err(forbidden("signature expiry is more than 7 days ahead"));
     }
-    Ok(Grant { exp: exp_n, kid, range: granted_range })
+    Ok(Grant { exp: exp_n, kid, range: granted_range, carried: carried.map(|(c, _)| c) })
 }
 
 impl Store {
@@ -353,6 +384,54 @@ mod tests {
         assert!(!format!("{:?}", Keys::from_config(&m).unwrap()).contains(&k));
     }
 
+    fn carried_rec() -> crate::model::Record {
+        crate::model::Record {
+            id: ID.into(),
+            content_type: "application/json".into(),
+            bytes: 10,
+            stored_bytes: 10,
+            sha256: "0f".repeat(32),
+            location: crate::model::Location { driver: "fs".into(), uri: "fs://blobs/sha256/0f/x".into() },
+            updated_at: 5,
+            ..Default::default()
+        }
+    }
+
+    /// A carried URL verifies to its record; it never verifies as a plain URL or the other way
+    /// round, and no carried field can be changed.
+    #[test]
+    fn carried_urls_bind_the_record() {
+        let ks = keys();
+        let url = sign_carried(&ks, &carried_rec(), NOW, 900, &SignOptions::default()).unwrap();
+        let (id, q) = query(&url);
+        let g = verify(&ks, "GET", id, q, NOW + 1).unwrap();
+        assert_eq!(g.carried, Some(Carried::of(&carried_rec()).unwrap()));
+        // Without its record, or with a plain URL's signature, nothing verifies.
+        let plain: Vec<&str> = q.split('&').filter(|p| !p.starts_with("rec=")).collect();
+        assert!(matches!(verify(&ks, "GET", id, &plain.join("&"), NOW), Err(Error::Forbidden(_))));
+        let plain_url = sign_path(&ks, ID, NOW, 900, &SignOptions::default()).unwrap();
+        let rec_param = q.split('&').find(|p| p.starts_with("rec=")).unwrap();
+        let (_, pq) = query(&plain_url);
+        assert!(matches!(verify(&ks, "GET", id, &format!("{pq}&{rec_param}"), NOW), Err(Error::Forbidden(_))));
+        // Each carried field changed, re-encoded canonically: forbidden.
+        let c = Carried::of(&carried_rec()).unwrap();
+        let forged = [
+            Carried { uri: "fs://blobs/sha256/0f/y".into(), ..c.clone() },
+            Carried { bytes: 11, ..c.clone() },
+            Carried { sha256: "0e".repeat(32), ..c.clone() },
+            Carried { content_type: "text/html".into(), ..c.clone() },
+            Carried { updated_at: 6, ..c.clone() },
+            Carried { expires_at: Some(1), ..c.clone() },
+            Carried { compression: crate::model::Compression::Gzip, ..c.clone() },
+        ];
+        for f in forged {
+            let fq = q.replace(rec_param, &format!("rec={}", f.param()));
+            assert!(matches!(verify(&ks, "GET", id, &fq, NOW), Err(Error::Forbidden(_))), "{f:?}");
+        }
+        // Twice is malformed.
+        assert!(matches!(verify(&ks, "GET", id, &format!("{q}&{rec_param}"), NOW), Err(Error::Forbidden(_))));
+    }
+
     #[test]
     fn sign_then_verify() {
         let ks = keys();
@@ -360,7 +439,7 @@ mod tests {
         assert!(url.starts_with(&format!("/v1/artifacts/{ID}?exp={}&kid=k2&sig=", NOW + 900)), "{url}");
         let (id, q) = query(&url);
         let g = verify(&ks, "GET", id, q, NOW + 10).unwrap();
-        assert_eq!(g, Grant { exp: NOW + 900, kid: "k2".into(), range: None });
+        assert_eq!(g, Grant { exp: NOW + 900, kid: "k2".into(), range: None, carried: None });
         assert!(verify(&ks, "HEAD", id, q, NOW).is_ok(), "GET URLs allow HEAD");
         // Parameter order and unknown parameters do not matter.
         let shuffled: Vec<&str> = q.split('&').rev().collect();

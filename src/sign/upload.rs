@@ -22,8 +22,8 @@
 //! may not exceed the signed size (checked while streaming). Uploads keep get-or-create: a pair
 //! that exists is returned as it is.
 
-use super::{forbidden, mac, Keys, MAX_TTL_SECS};
-use crate::encoding::{base64_decode, base64url};
+use super::{b64_exact, forbidden, mac, number_exact, Keys, MAX_TTL_SECS};
+use crate::encoding::base64url;
 use crate::model::{Compression, Error, PutOptions};
 use hmac::Mac;
 
@@ -130,11 +130,6 @@ impl crate::store::Store {
     }
 }
 
-fn canonical_number(s: &str) -> Option<u64> {
-    let n: u64 = s.parse().ok().filter(|_| s.bytes().all(|b| b.is_ascii_digit()) && s.len() <= 20)?;
-    (n.to_string() == s).then_some(n)
-}
-
 /// Verifies an upload URL's query at `now_secs`. Missing, malformed, tampered and unknown-kid
 /// grants are `forbidden`; a correctly signed grant past its expiry is `expired`.
 pub fn verify_upload(keys: &Keys, query: &str, now_secs: u64) -> Result<UploadGrant, Error> {
@@ -154,9 +149,8 @@ pub fn verify_upload(keys: &Keys, query: &str, now_secs: u64) -> Result<UploadGr
     let (Some(grant), Some(sig)) = (grant, sig) else {
         return Err(forbidden("missing upload grant: grant and sig are required"));
     };
-    let canonical = |s: &str, len: Option<usize>| base64_decode(s).filter(|b| len.is_none_or(|l| b.len() == l) && base64url(b) == s);
-    let sig_bytes = canonical(sig, Some(32)).ok_or_else(|| forbidden("malformed upload grant: sig is not 32 bytes of unpadded base64url"))?;
-    let text = canonical(grant, None)
+    let sig_bytes = b64_exact(sig, Some(32)).ok_or_else(|| forbidden("malformed upload grant: sig is not 32 bytes of unpadded base64url"))?;
+    let text = b64_exact(grant, None)
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| forbidden("malformed upload grant: grant is not unpadded base64url of UTF-8"))?;
     let f: Vec<&str> = text.split('\n').collect();
@@ -168,9 +162,9 @@ pub fn verify_upload(keys: &Keys, query: &str, now_secs: u64) -> Result<UploadGr
         bucket: f[1].into(),
         name: f[2].into(),
         content_type: f[3].into(),
-        max_bytes: canonical_number(f[4]).ok_or_else(bad)?,
+        max_bytes: number_exact(f[4]).ok_or_else(bad)?,
         compression: Compression::parse(f[5]).ok().filter(|c| c.as_str() == f[5]).ok_or_else(bad)?,
-        exp: canonical_number(f[6]).ok_or_else(bad)?,
+        exp: number_exact(f[6]).ok_or_else(bad)?,
         kid: f[7].into(),
     };
     // An unknown kid costs the same MAC work as a known one.
@@ -232,7 +226,7 @@ mod tests {
         let url = sign_upload(&keys(), "vendor", "a.csv", NOW, 600, &opts()).unwrap();
         let q = query(&url);
         let (g, s) = q.split_once("&sig=").unwrap();
-        let text = String::from_utf8(base64_decode(g.strip_prefix("grant=").unwrap()).unwrap()).unwrap();
+        let text = String::from_utf8(crate::encoding::base64_decode(g.strip_prefix("grant=").unwrap()).unwrap()).unwrap();
         for (from, to) in [("vendor", "vendos"), ("a.csv", "b.csv"), ("1000", "10000"), ("gzip", "none"), ("text/csv", "text/html"), ("\nk1", "\nk2")] {
             let forged = text.replacen(from, to, 1);
             assert_ne!(forged, text);

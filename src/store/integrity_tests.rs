@@ -233,7 +233,9 @@ fn deletion_waits_for_pins_and_gc_finishes_what_killed_processes_left() {
     }
     st.clone_with_now(later).gc().unwrap();
     assert!(!mem.objects.lock().unwrap().contains_key(&uri));
-    assert!(mem.objects.lock().unwrap().is_empty(), "index left behind: {:?}", mem.objects.lock().unwrap().keys());
+    // What is left is the deleted version's tombstone (kept while a signed URL may name it).
+    let left: Vec<String> = mem.objects.lock().unwrap().keys().filter(|k| !k.starts_with("mem://revoked/")).cloned().collect();
+    assert!(left.is_empty(), "index left behind: {left:?}");
     // A live delete claim makes a put of the same bytes wait, then store them again.
     let q = put(&st, b"again", |_| {});
     st.delete(&q.record.id).unwrap();

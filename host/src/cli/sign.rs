@@ -1,4 +1,4 @@
-//! `artifact sign REF [--ttl 15m] [--range a-b] [--base-url URL]`: prints a signed URL for
+//! `artifact sign REF [--ttl 15m] [--range a-b] [--carry] [--base-url URL]`: prints a signed URL for
 //! reading the artifact through `artifact serve` (or any host running the edge component with
 //! the same keys). Keys: `ARTIFACT_SIGNING_KEYS` = `kid:base64key,...`, `ARTIFACT_ACTIVE_KID`.
 //!
@@ -47,8 +47,13 @@ pub struct Args {
     pub compression: Option<String>,
     /// REF is the id of an artifact in another store (an edge app's, e.g. on Spin): sign it
     /// without looking it up here. Only the keys are needed.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "carry")]
     pub no_lookup: bool,
+    /// The URL carries the record its read needs (location, size, SHA-256, content type,
+    /// version, expiry, all signed), so the server reads storage only, never the metadata
+    /// store. Deleting or replacing the artifact still stops it (README, "Signed URLs").
+    #[arg(long)]
+    pub carry: bool,
 }
 
 pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
@@ -59,8 +64,8 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
     }
     let put = a.method.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("PUT"));
     let path = if put {
-        if a.range.is_some() {
-            return Err(Error::InvalidArgument("--range applies to reads, not to an upload URL".into()).into());
+        if a.range.is_some() || a.carry {
+            return Err(Error::InvalidArgument("--range and --carry apply to reads, not to an upload URL".into()).into());
         }
         let (bucket, name) = a
             .r#ref
@@ -90,6 +95,8 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
             )?;
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
             artifact_component::sign::sign_path(&keys, &a.r#ref, now, ttl_ms / 1000, &opts)?
+        } else if a.carry {
+            env.runtime()?.sign_carried(&a.r#ref, ttl_ms / 1000, &opts)?
         } else {
             env.runtime()?.sign(&a.r#ref, ttl_ms / 1000, &opts)?
         }

@@ -500,6 +500,15 @@ impl Runtime {
     pub fn sign(&self, r: &str, ttl_secs: u64, opts: &SignOptions) -> Result<String, HostError> {
         self.session()?.sign(r, ttl_secs, opts)
     }
+    /// Mints a signed URL path for `r` that carries its record, so its read looks nothing up
+    /// (`artifact_component::sign::carried`): the record comes from the component, the
+    /// revocation check and the signature are made here, natively.
+    pub fn sign_carried(&self, r: &str, ttl_secs: u64, opts: &SignOptions) -> Result<String, HostError> {
+        let rec = self.head(r)?;
+        let keys = artifact_component::sign::Keys::from_config(&self.shared.config)?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Ok(artifact_component::sign::carried::sign_unrevoked(&self.shared.storage, &keys, &rec, now, ttl_secs, opts)?)
+    }
     /// Mints a signed upload URL path for `bucket` + `name` valid for `ttl_secs`: a `PUT` of it to
     /// the edge component stores the body within the bounds of `opts`.
     pub fn sign_upload(&self, bucket: &str, name: &str, ttl_secs: u64, opts: &UploadOptions) -> Result<String, HostError> {

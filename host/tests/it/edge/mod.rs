@@ -18,6 +18,7 @@ use artifact_component::encoding::hex;
 
 mod load;
 mod api;
+mod carried;
 pub(crate) mod upload;
 mod nginx;
 
