@@ -3,16 +3,17 @@
 //!
 //! `real_spin_up_serves_signed_reads_and_uploads` runs the real `spin up` (Spin 4.0.2 from ../shared/tools,
 //! when on PATH). The other tests do what Spin does with the manifest: they run the
-//! component's `build` commands, compose each `[component.artifact.dependencies]` entry into
-//! the component with `wac-graph` following Spin's rules (a dependency name matches imports by
-//! package / interface / version; one instance per entry; the export of the import's name, or
-//! `export`; exports type-checked against imports), then run the composed component in wasmtime
-//! with only interfaces Spin provides: WASI 0.2, `wasi:http`, `wasi:keyvalue@0.2.0-draft2` (in
-//! memory here, with compare-and-swap as Spin implements it) and
-//! `wasi:config/store@0.2.0-draft-2024-09-27` (the component's variables). Spin's extra
-//! wrapping (environment isolation, the deny adapter for non-inherited configuration) is left out.
-//! Artifacts are seeded and URLs signed through a second composition of the unwrapped edge
-//! component over the same backend and the same in-memory store.
+//! component's `build` commands (which plug spin/kv-backend into the edge component: the app is
+//! one component with no dependencies), check that every import left is one Spin provides, then
+//! run it in wasmtime with only interfaces Spin provides: WASI 0.2, `wasi:http`,
+//! `wasi:keyvalue@0.2.0-draft2` (in memory here, with compare-and-swap as Spin implements it) and
+//! `wasi:config/store@0.2.0-draft-2024-09-27` (the component's variables). Artifacts are seeded
+//! and URLs signed through a composition of the store component over the same backend and the
+//! same in-memory store. The spin-sdk example (examples/spin-csv-summary) does use a component
+//! dependency: it is composed by Spin's rules (a dependency name matches imports by package /
+//! interface / version; one instance per entry; exports type-checked against imports); Spin's
+//! extra wrapping (environment isolation, the deny adapter for non-inherited configuration) is
+//! left out.
 
 
 use artifact_host::serve::NoOutbound;
@@ -23,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use wac_graph::types::{ItemKind, Package, SubtypeChecker, Type, Types};
+use wac_graph::types::{ItemKind, Package, Type, Types};
 use wac_graph::CompositionGraph;
 use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
 use wasmtime::{Engine, Store};
@@ -77,33 +78,11 @@ fn run_build(b: &toml::Value, dir: &Path) {
     }
 }
 
+/// A component dependency: a `[component.X.dependencies]` entry of a Spin manifest.
 struct Dep {
     name: String,
     path: PathBuf,
     export: Option<String>,
-    inherit: Vec<String>,
-}
-
-fn deps(m: &toml::Table) -> Vec<Dep> {
-    component(m)["dependencies"]
-        .as_table()
-        .expect("[component.artifact.dependencies]")
-        .iter()
-        .map(|(name, v)| {
-            let t = v.as_table().unwrap_or_else(|| panic!("dependency {name} is not a table"));
-            let inherit = match t.get("inherit_configuration") {
-                Some(toml::Value::Array(a)) => a.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
-                Some(toml::Value::Boolean(true)) => vec!["*".into()],
-                _ => vec![],
-            };
-            Dep {
-                name: name.clone(),
-                path: root().join(t["path"].as_str().expect("a local path dependency")),
-                export: t.get("export").map(|v| v.as_str().unwrap().to_string()),
-                inherit,
-            }
-        })
-        .collect()
 }
 
 /// Spin's dependency-name matching: `pkg:name[/iface][@version]` against an import name.
@@ -159,8 +138,21 @@ fn types_only(types: &Types, kind: &ItemKind) -> bool {
     }
 }
 
-fn sources(m: &toml::Table) -> (PathBuf, Vec<Dep>) {
-    (root().join(component(m)["source"].as_str().expect("source is a local path")), deps(m))
+/// The component Spin runs (`source`).
+fn source(m: &toml::Table) -> PathBuf {
+    root().join(component(m)["source"].as_str().expect("source is a local path"))
+}
+
+/// The edge component and the backend the last build command plugs together into `source`
+/// (`spin-http-only EDGE OUT BACKEND`).
+fn plugged(m: &toml::Table) -> (PathBuf, PathBuf) {
+    let cmds = component(m)["build"]["command"].as_array().expect("build.command is a list");
+    let last = cmds.last().and_then(|c| c.as_str()).expect("a build command");
+    let args: Vec<&str> = last.split_whitespace().collect();
+    assert!(last.contains("spin/http-only") && args.len() >= 3, "the last build command plugs the backend: {last}");
+    let [edge, out, backend] = args[args.len() - 3..] else { unreachable!() };
+    assert_eq!(root().join(out), source(m), "the plugged component is the source");
+    (root().join(edge), root().join(backend))
 }
 
 #[test]
@@ -182,89 +174,55 @@ fn spin_manifest_is_valid_and_every_import_is_satisfied() {
     assert_eq!(cvars["signing_keys"].as_str(), Some("{{ signing_keys }}"));
     assert_eq!(cvars["active_kid"].as_str(), Some("{{ active_kid }}"));
     assert_eq!(c["key_value_stores"].as_array().unwrap(), &vec![toml::Value::from("default")]);
+    // One component: Spin would instantiate dependencies behind adapters for every request.
+    assert!(!c.contains_key("dependencies"), "the backend is plugged at build time, not a dependency");
 
     build(&m);
-    let (source, deps) = sources(&m);
-    assert!(source.exists(), "source {} missing after the build", source.display());
-    for d in &deps {
-        assert!(d.path.exists(), "dependency {} missing at {} after the build", d.name, d.path.display());
+    let source = source(&m);
+    let (edge, backend) = plugged(&m);
+    for p in [&source, &edge, &backend] {
+        assert!(p.exists(), "{} missing after the build", p.display());
     }
-    // Spin registers each dependency under its package name: two entries of one package collide.
-    let mut pkgs: Vec<&str> = deps.iter().map(|d| d.name.split(['/', '@']).next().unwrap()).collect();
-    pkgs.sort();
-    pkgs.dedup();
-    assert_eq!(pkgs.len(), deps.len(), "one dependency per package");
-
     let mut graph = CompositionGraph::new();
-    let main = Package::from_bytes("artifact", None, std::fs::read(&source).unwrap(), graph.types_mut()).unwrap();
-    let main_world = main.ty();
-    let imports = graph.types()[main_world].imports.clone();
-    // The finding behind the config dependency: the component imports wasi:config rc.1, which
-    // Spin does not provide (it has draft-2024-09-27).
-    assert!(imports.contains_key("wasi:config/store@0.2.0-rc.1"), "{:?}", imports.keys());
+    let world = |graph: &mut CompositionGraph, p: &Path| {
+        Package::from_bytes("x", None, std::fs::read(p).unwrap(), graph.types_mut()).unwrap().ty()
+    };
+    let (edge_world, app_world) = (world(&mut graph, &edge), world(&mut graph, &source));
+    // The finding behind plugging config too: the edge imports wasi:config rc.1, which Spin
+    // does not provide (it has draft-2024-09-27); the backend exports rc.1 over Spin's draft.
+    let edge_imports = &graph.types()[edge_world].imports;
+    assert!(edge_imports.contains_key("wasi:config/store@0.2.0-rc.1"), "{:?}", edge_imports.keys());
+    assert!(edge_imports.keys().any(|i| i.starts_with("artifact:store/")));
     assert!(!spin_provides("wasi:config/store@0.2.0-rc.1"));
-    let mut dep_worlds = Vec::new();
-    for d in &deps {
-        let name = d.name.split(['/', '@']).next().unwrap().to_string();
-        let p = Package::from_bytes(&name, None, std::fs::read(&d.path).unwrap(), graph.types_mut()).unwrap();
-        dep_worlds.push(p.ty());
+    for (import, kind) in &graph.types()[app_world].imports {
+        assert!(spin_provides(import) || types_only(graph.types(), kind), "the app imports {import}, which Spin does not provide");
     }
-    let mut cache = Default::default();
-    let mut checker = SubtypeChecker::new(&mut cache);
-    for (import, kind) in &imports {
-        let matched: Vec<usize> = (0..deps.len()).filter(|&i| dep_matches(&deps[i].name, import)).collect();
-        assert!(matched.len() <= 1, "{import} matched by several dependencies");
-        if let Some(&i) = matched.first() {
-            let export = deps[i].export.clone().unwrap_or_else(|| import.clone());
-            let ty = graph.types()[dep_worlds[i]]
-                .exports
-                .get(&export)
-                .unwrap_or_else(|| panic!("dependency {} does not export {export} for {import}", deps[i].name));
-            checker
-                .is_subtype(*ty, graph.types(), *kind, graph.types())
-                .unwrap_or_else(|e| panic!("{export} of {} does not fit {import}: {e:#}", deps[i].name));
-        } else {
-            assert!(spin_provides(import) || types_only(graph.types(), kind), "import {import} is satisfied by nothing");
-        }
-    }
-    // The dependencies' own imports: Spin-provided, and granted by inherit_configuration.
-    for (d, w) in deps.iter().zip(&dep_worlds) {
-        for (import, kind) in &graph.types()[*w].imports {
-            assert!(spin_provides(import) || types_only(graph.types(), kind), "{} imports {import}", d.name);
-        }
-        if d.name.starts_with("artifact:store") {
-            assert!(d.inherit.iter().any(|k| k == "key_value_stores" || k == "*"), "{} must inherit key_value_stores", d.name);
-        }
-    }
+    let exports: Vec<&String> = graph.types()[app_world].exports.keys().collect();
+    assert!(exports.len() == 1 && exports[0].starts_with("wasi:http/incoming-handler@0.2"), "{exports:?}");
 }
 
-// ---------- composing as Spin does ----------
+// ---------- composing ----------
 
-/// The component and its dependencies composed into one component, per spin.toml: what Spin
-/// runs.
+/// The component Spin runs, per spin.toml.
 fn compose_spin(m: &toml::Table) -> Vec<u8> {
-    let (source, deps) = sources(m);
-    let deps: Vec<(String, &Dep)> = deps.iter().map(|d| (d.name.split(['/', '@']).next().unwrap().to_string(), d)).collect();
-    compose(&source, &deps, None)
+    std::fs::read(source(m)).unwrap()
 }
 
 /// The store component (the `artifact-store` world, exporting `artifact:store/artifacts`; the
 /// edge world exports only its handler) over the same backend: seeds and reads the same
-/// key-value store. Storage and metadata come from two instances here so that `types` stays an
-/// import and the `artifacts` export is nameable (test only).
+/// key-value store. Storage, metadata and config come from three instances here so that
+/// `types` stays an import and the `artifacts` export is nameable (test only).
 fn compose_seeder(m: &toml::Table) -> Vec<u8> {
-    let (_, deps) = sources(m);
-    let backend = deps.iter().find(|d| d.name.starts_with("artifact:store")).expect("the artifact:store dependency");
-    let config = deps.iter().find(|d| d.name.starts_with("wasi:config")).expect("the wasi:config dependency");
-    let storage = Dep { name: "artifact:store/storage@0.1.0".into(), path: backend.path.clone(), export: None, inherit: vec![] };
-    let metadata = Dep { name: "artifact:store/metadata@0.1.0".into(), path: backend.path.clone(), export: None, inherit: vec![] };
+    let (_, backend) = plugged(m);
+    let dep = |name: &str| Dep { name: name.into(), path: backend.clone(), export: None };
+    let (storage, metadata, config) = (dep("artifact:store/storage@0.1.0"), dep("artifact:store/metadata@0.1.0"), dep("wasi:config/store@0.2.0-rc.1"));
     // The store component the CLI embeds (host/build.rs builds it from these sources).
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.wasm");
     std::fs::write(&store, artifact_host::runtime::EMBEDDED_COMPONENT).unwrap();
     compose(
         &store,
-        &[("kv-storage".into(), &storage), ("kv-metadata".into(), &metadata), ("kv-config".into(), config)],
+        &[("kv-storage".into(), &storage), ("kv-metadata".into(), &metadata), ("kv-config".into(), &config)],
         Some("artifact:store/artifacts@0.1.0"),
     )
 }
@@ -898,7 +856,7 @@ fn spin_sdk_example_summarizes_a_csv_through_the_store() {
     let comp = em["component"]["csv-summary"].as_table().expect("[component.csv-summary]");
     run_build(&comp["build"], &dir);
     let (pkg, dep) = comp["dependencies"].as_table().unwrap().iter().next().expect("the store dependency");
-    let dep = Dep { name: pkg.clone(), path: dir.join(dep["path"].as_str().unwrap()), export: None, inherit: vec![] };
+    let dep = Dep { name: pkg.clone(), path: dir.join(dep["path"].as_str().unwrap()), export: None };
     let composed = compose(&dir.join(comp["source"].as_str().unwrap()), &[("artifact:store".into(), &dep)], None);
     let app = Arc::new(App::new(&composed, &compose_seeder(&m), BTreeMap::new()));
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

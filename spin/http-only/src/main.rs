@@ -9,10 +9,14 @@
 //! the wrapper keeps only that. Today's `edge` world exports nothing else, so for Spin this is a
 //! pass-through that guards the manifest against a wider edge build.
 //!
-//! `spin-http-only IN.wasm OUT.wasm BACKEND.wasm` also plugs every `artifact:store/*` import
-//! from BACKEND's exports: one component for runtimes that do not compose dependencies, such as
-//! `wasmtime serve` with the key-value backend built `--features wasmtime` (see the README,
-//! "Other runtimes"). What BACKEND does not supply (WASI, `wasi:config`) stays an import.
+//! `spin-http-only IN.wasm OUT.wasm BACKEND.wasm` also plugs every import of IN that BACKEND
+//! exports (`artifact:store/*`; the Spin build of spin/kv-backend also `wasi:config` rc.1, which
+//! it forwards to Spin's variables) from one instance of BACKEND: one component with no
+//! dependencies. spin.toml ships the edge so (Spin instantiates a component's dependencies
+//! behind capability adapters for every request; the composed app measured 20-30 % more
+//! signed reads a second, benches/README.md), and `wasmtime serve` runs it with the backend
+//! built `--features wasmtime` (see the README, "Other runtimes"). What BACKEND does not supply
+//! (WASI, and there `wasi:config`) stays an import.
 
 use wac_graph::types::Package;
 use wac_graph::CompositionGraph;
@@ -35,9 +39,11 @@ fn main() {
     let inst = graph.instantiate(id);
     if let Some(backend) = backend {
         let kv = Package::from_bytes("artifact:backend", None, read(backend), graph.types_mut()).expect("the backend is a component");
+        let exported: Vec<String> = graph.types()[kv.ty()].exports.keys().cloned().collect();
         let kv = graph.register_package(kv).unwrap();
         let kv = graph.instantiate(kv);
-        let imports: Vec<String> = graph.types()[world].imports.keys().filter(|i| i.starts_with("artifact:store/")).cloned().collect();
+        let imports: Vec<String> = graph.types()[world].imports.keys().filter(|i| exported.contains(i)).cloned().collect();
+        assert!(imports.iter().any(|i| i.starts_with("artifact:store/")), "{backend} exports none of the artifact:store imports");
         for import in imports {
             let node = graph.alias_instance_export(kv, &import).unwrap_or_else(|e| panic!("the backend does not export {import}: {e}"));
             graph.set_instantiation_argument(inst, &import, node).unwrap();

@@ -1,5 +1,6 @@
-//! The artifact store's `storage` and `metadata` over Spin's key-value store, as a Spin component
-//! dependency of the `edge` component (see `spin.toml` and the README's "Deploy on Spin").
+//! The artifact store's `storage` and `metadata` over Spin's key-value store, plugged into the
+//! `edge` component at build time (spin/http-only; see `spin.toml` and the README's "Deploy on
+//! Spin"), and into the store component by spin/plug-store.
 //!
 //! Imports `wasi:keyvalue/store` + `atomics` `@0.2.0-draft2` (what Spin provides; its
 //! compare-and-swap makes get-or-create atomic) and Spin's `wasi:config/store@0.2.0-draft-2024-09-27`;
