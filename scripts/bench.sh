@@ -2,20 +2,20 @@
 # Every benchmark scenario (issue 9) from a fresh clone, in one command:
 #   bash scripts/bench.sh [--quick] [--only 1,2,6] [--budget-ms N]   (options go to artifact-bench)
 # Installs the reference tools (wrk, nginx) and PostgreSQL when missing, starts a throwaway
-# PostgreSQL on 127.0.0.1 for scenario 7, builds the bench and the `artifact` binary together and
+# PostgreSQL on 127.0.0.1 for scenarios 4 and 7, builds the bench and the `artifact` binary together and
 # prints the table (progress on stderr). See benches/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2 >/dev/null
-# PostgreSQL (and moto, which services.sh starts with it) only when scenario 7, the one that
-# uses it, runs: nothing else shares the machine with the scenarios.
+# PostgreSQL (and moto, which services.sh starts with it) only when scenario 4 (its carried-URL
+# row) or 7 runs: nothing else shares the machine with the other scenarios.
 only=""
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
     if [ "${args[i]}" = --only ]; then only=${args[i + 1]:-}; fi
 done
-if [ -z "$only" ] || [[ ",${only// /}," == *",7,"* ]]; then
+if [ -z "$only" ] || [[ ",${only// /}," == *",7,"* ]] || [[ ",${only// /}," == *",4,"* ]]; then
     bash scripts/deps.sh postgresql moto wrk nginx binaryen
     eval "$(bash scripts/services.sh start)"
     trap 'bash scripts/services.sh stop' EXIT

@@ -373,12 +373,59 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
     if let Some(serve) = &serve_4k {
         rows.push(null_row(&cmd, &nginx[0], serve, secs));
     }
+    rows.push(postgres_carried_row(o, &bin, &dir, key, secs));
     if let Some(serve) = serve_4k {
         rows.push(spin_row(&dir, &www.join(format!("f{}", 4 << 10)), key, &serve, secs));
         rows.push(spin_null_row(&dir, &serve, secs));
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(rows)
+}
+
+/// Many edges, one database: `artifact serve` with its metadata in PostgreSQL (scenario 7's
+/// server, `ARTIFACT_BENCH_POSTGRES` or `ARTIFACT_TEST_POSTGRES`), a signed 4 KiB GET by lookup
+/// against the same artifact by a URL that carries its record (no metadata call), alternating.
+fn postgres_carried_row(o: &Opts, bin: &Path, dir: &Path, key: &str, secs: u64) -> Row {
+    let label = format!("4 signed GET 4 KiB, PostgreSQL metadata: URL carrying the record vs lookup (wrk -t1 -c16 -d{secs}s)");
+    let Some(url) = o.postgres.clone().or_else(|| std::env::var("ARTIFACT_TEST_POSTGRES").ok().filter(|s| !s.is_empty())) else {
+        return Row::new(label, "not run", "—").pending("set ARTIFACT_BENCH_POSTGRES=postgres://… (scripts/bench.sh starts one for scenarios 4 and 7)");
+    };
+    let run = || -> Result<Row, String> {
+        let home = dir.join("pg-home");
+        let cmd = || {
+            let mut c = Command::new(bin);
+            c.arg("--home").arg(&home).env("ARTIFACT_SIGNING_KEYS", format!("bench:{key}")).env("ARTIFACT_METADATA", &url).env_remove("ARTIFACT_STORAGE");
+            c
+        };
+        let f = dir.join("www").join(format!("f{}", 4 << 10));
+        let name = format!("f4096-{}", artifact_component::ids::new_id(artifact_component::ids::now_ms()));
+        let out = cmd().arg("put").arg(&f).args(["--bucket", "bench", "--name", &name]).output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("put: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let sign = |extra: &[&str]| -> Result<String, String> {
+            let out = cmd().args(["sign", &format!("bench/{name}"), "--ttl", "15m"]).args(extra).output().map_err(|e| e.to_string())?;
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            signed_path(&text).ok_or_else(|| format!("sign {extra:?}: {}", String::from_utf8_lossy(&out.stderr)))
+        };
+        let (lookup, carried) = (sign(&[])?, sign(&["--carry"])?);
+        let port = free_port()?;
+        let _srv = start_serve(cmd(), port, &[])?;
+        for p in [&lookup, &carried] {
+            let status = http_status(port, p);
+            if !status.contains("200") {
+                return Err(format!("GET {p} answered {status:?}"));
+            }
+        }
+        let (mut l, mut c) = (Vec::new(), Vec::new());
+        for _ in 0..2 {
+            l.push(wrk(&format!("http://127.0.0.1:{port}{lookup}"), secs)?.rps);
+            c.push(wrk(&format!("http://127.0.0.1:{port}{carried}"), secs)?.rps);
+        }
+        let (l, c) = (l.iter().sum::<f64>() / 2.0, c.iter().sum::<f64>() / 2.0);
+        Ok(Row::new(label.clone(), format!("{c:.0} rps carried"), format!("{l:.0} rps by lookup")).ratio_info(c / l))
+    };
+    run().unwrap_or_else(|e| Row::new(label.clone(), "failed", e).pending("see the message"))
 }
 
 /// Starts `artifact serve` on 127.0.0.1:`port` (`cmd`: the binary with its global options;
