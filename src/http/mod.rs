@@ -754,7 +754,7 @@ mod tests {
         assert_eq!((r.status, body_a.len() < 1000), (404, true), "a deleted artifact is not served");
         assert_eq!(f.req_without_metadata(&url_b, &[]).1, data, "the other artifact still is");
         // Overwrite: the old version is refused, the new one is served; same bytes or not.
-        for new in [b"new content".to_vec(), b"new content".to_vec()] {
+        for new in [b"v0".to_vec(), b"new content".to_vec()] {
             let before = f.named(b"v0", "c", true);
             let old_url = f.carried(&before.id);
             let after = f.named(&new, "c", true);
