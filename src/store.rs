@@ -95,7 +95,11 @@ impl Store {
 
     /// Resolves and refuses expired artifacts.
     pub fn resolve_live(&self, r: &str) -> Result<Record, Error> {
-        let rec = self.resolve(r)?;
+        self.live(self.resolve(r)?)
+    }
+
+    /// `rec` unless it has expired (`expired`).
+    pub(crate) fn live(&self, rec: Record) -> Result<Record, Error> {
         if let Some(e) = rec.expires_at {
             if e <= (self.now)() {
                 return Err(Error::Expired(format!(

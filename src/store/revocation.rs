@@ -31,13 +31,11 @@ impl Store {
     /// The record a carried URL for `id` names, if that version may still be served: `expired`
     /// past its carried expiry, `not-found` once revoked. One storage `stat`, no metadata.
     pub fn carried_live(&self, id: &str, c: &Carried) -> Result<Record, Error> {
-        if c.expires_at.is_some_and(|e| e <= (self.now)()) {
-            return Err(Error::Expired(format!("artifact {id} has expired")));
-        }
+        let rec = self.live(c.record(id))?;
         if is_revoked(self.storage.as_ref(), &c.uri, id, c.updated_at)? {
             return Err(Error::NotFound(format!("artifact {id}: this version was deleted or replaced")));
         }
-        Ok(c.record(id))
+        Ok(rec)
     }
 
     /// Mints a signed URL path for `r` that carries its record (see `crate::sign::carried`):
