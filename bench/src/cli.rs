@@ -373,6 +373,7 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
     if let Some(serve) = &serve_4k {
         rows.push(null_row(&cmd, &nginx[0], serve, secs));
     }
+    rows.extend(reuse_rows(&cmd, &sizes, &nginx, &paths, secs));
     rows.push(postgres_carried_row(o, &bin, &dir, key, secs));
     if let Some(serve) = serve_4k {
         rows.push(spin_row(&dir, &www.join(format!("f{}", 4 << 10)), key, &serve, secs));
@@ -380,6 +381,53 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(rows)
+}
+
+/// Instances reused across requests (`artifact serve --reuse`, opt-in): the same signed reads,
+/// then the null handler under the same option, so each ratio compares like with like.
+fn reuse_rows(cmd: &dyn Fn() -> Command, sizes: &[u64], nginx: &[Wrk], paths: &[String], secs: u64) -> Vec<Row> {
+    const USES: &str = "1000";
+    let reuse = ["--reuse".as_ref(), USES.as_ref()];
+    let mut rows = Vec::new();
+    let run = |rows: &mut Vec<Row>| -> Result<(), String> {
+        let port = free_port()?;
+        let srv = start_serve(cmd(), port, &reuse)?;
+        let mut ours_4k = None;
+        for ((size, n), path) in sizes.iter().zip(nginx).zip(paths) {
+            let status = http_status(port, path);
+            if !status.contains("200") {
+                return Err(format!("signed GET answered {status:?}"));
+            }
+            let w = wrk(&format!("http://127.0.0.1:{port}{path}"), secs)?;
+            let label = format!("4 HTTP signed GET {}, `serve --reuse {USES}` (wrk -t1 -c16 -d{secs}s)", fmt_size(*size));
+            let ours = format!("{:.0} rps, p99 {}{}", w.rps, w.p99, if w.errors { " (errors!)" } else { "" });
+            let (min, target) = if *size == 4 << 10 { (0.33, "≥ 0.33 of nginx rps") } else { (0.5, "≥ 0.5 of nginx rps") };
+            rows.push(Row::new(label, ours, format!("{:.0} rps nginx static", n.rps)).ratio_at_least(w.rps / n.rps, min, target));
+            if *size == 4 << 10 {
+                ours_4k = Some(w);
+            }
+        }
+        drop(srv);
+        let (Some(w), Some(wasm)) = (ours_4k, std::env::var_os("ARTIFACT_BENCH_NULL_WASM").filter(|p| Path::new(p).is_file())) else {
+            return Ok(());
+        };
+        let port = free_port()?;
+        let _srv = start_serve(cmd(), port, &[reuse[0], reuse[1], "--component".as_ref(), wasm.as_os_str()])?;
+        let n = wrk(&format!("http://127.0.0.1:{port}/"), secs)?;
+        rows.push(
+            Row::new(
+                format!("4 signed GET 4 KiB vs the null handler, both `serve --reuse {USES}` (wrk -t1 -c16)"),
+                format!("{:.0} rps signed GET", w.rps),
+                format!("{:.0} rps null handler ({:.2} of nginx)", n.rps, n.rps / nginx[0].rps),
+            )
+            .ratio_at_least(w.rps / n.rps, 0.8, "≥ 0.8 of the null handler"),
+        );
+        Ok(())
+    };
+    if let Err(e) = run(&mut rows) {
+        rows.push(Row::new(format!("4 signed GET, `serve --reuse {USES}`"), "failed", e).pending("see the message"));
+    }
+    rows
 }
 
 /// Many edges, one database: `artifact serve` with its metadata in PostgreSQL (scenario 7's

@@ -49,6 +49,14 @@ pub struct Args {
     /// How long to wait for requests in flight at shutdown.
     #[arg(long, default_value = "30s")]
     pub drain: String,
+    /// Let one component instance serve up to N requests, one after another, instead of a fresh
+    /// instance per request (0, the default). Faster for small reads; the guest's memory then
+    /// carries over between requests of one instance (each request still gets its own
+    /// resources, deadline and limits). An instance is dropped after a failure, a trap or a
+    /// large memory growth. The access log then ends each line with `reused=K` (requests the
+    /// instance served before; 0: new).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reuse: u32,
     /// Serve another `wasi:http` component (a `.wasm` file) with the same server instead of the
     /// embedded edge component: `benches/`'s null handler measures the server's own floor this
     /// way. It may import what the edge component may (WASI, `wasi:http`, the store's imports).
@@ -77,6 +85,7 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
         },
         retry_after_secs: 1,
         drain: duration("--drain", &a.drain)?,
+        reuse: a.reuse,
     };
     let timeout = duration("--request-timeout", &a.request_timeout)?;
     let mut builder = env.builder()?.pooling(instances).limits(Limits::default().call_timeout(timeout));

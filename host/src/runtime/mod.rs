@@ -143,6 +143,13 @@ impl Ctx {
             memory_peak: 0,
         }
     }
+
+    /// Whether an instance whose call just returned may serve another call (`serve --reuse`):
+    /// no resource left in its table, no memory growth refused, linear memory at most
+    /// `max_memory` bytes.
+    pub(crate) fn clean_for_reuse(&self, max_memory: usize) -> bool {
+        self.table.is_empty() && !self.memory_denied && self.memory_peak <= max_memory
+    }
 }
 
 impl crate::embed::ArtifactView for Ctx {

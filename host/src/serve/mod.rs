@@ -3,7 +3,8 @@
 //!
 //! One compiled component and one `ProxyPre`; every request gets a fresh instance (from the
 //! pooling allocator when configured) with the same backends, `wasi:config` values and sandbox
-//! limits as the CLI runtime ([`RuntimeBuilder`]). The guest cannot make outgoing requests.
+//! limits as the CLI runtime ([`RuntimeBuilder`]), unless instance reuse is asked for
+//! ([`reuse`]: `ServeOptions::reuse`, `artifact serve --reuse N`). The guest cannot make outgoing requests.
 //! Each request is logged as one line on stderr (the query, which holds the signature, is not).
 //!
 //! Under load every request gets an answer ([`ServeOptions`] has the knobs):
@@ -37,6 +38,7 @@ pub mod accept;
 pub mod body;
 pub mod conn;
 pub mod gate;
+pub mod reuse;
 
 use crate::runtime::{Base, Ctx, Shared};
 use crate::{HostError, RuntimeBuilder};
@@ -77,6 +79,9 @@ pub struct ServeOptions {
     pub retry_after_secs: u32,
     /// How long to wait at shutdown for requests in flight.
     pub drain: Duration,
+    /// Requests one instance may serve ([`reuse`]); 0 (the default) gives every request a fresh
+    /// instance.
+    pub reuse: u32,
 }
 
 impl Default for ServeOptions {
@@ -93,6 +98,7 @@ impl Default for ServeOptions {
             },
             retry_after_secs: 1,
             drain: Duration::from_secs(30),
+            reuse: 0,
         }
     }
 }
@@ -186,7 +192,7 @@ impl WasiHttpHooks for NoOutbound {
 }
 
 /// Per-request store data: the runtime's [`Ctx`] plus the `wasi:http` context.
-struct ServeCtx {
+pub(crate) struct ServeCtx {
     ctx: Ctx,
     http: WasiHttpCtx,
     hooks: NoOutbound,
@@ -223,6 +229,8 @@ pub struct EdgeServer {
     bodies: Arc<tokio::sync::Semaphore>,
     /// `artifact console`: the web UI's routes, beside the signed reads.
     console: Option<Arc<crate::console::Console>>,
+    /// Idle instances kept for later requests (`opts.reuse > 0`).
+    pool: Option<Arc<reuse::Pool>>,
 }
 
 impl Drop for EdgeServer {
@@ -250,7 +258,8 @@ impl EdgeServer {
         let pre = ProxyPre::new(linker.instantiate_pre(&component).map_err(load)?).map_err(load)?;
         let gate = Gate::new(opts.instances, opts.queue, opts.queue_timeout);
         let bodies = Arc::new(tokio::sync::Semaphore::new((opts.instances / 2).max(1)));
-        Ok(EdgeServer { pre, shared, stop, budget, opts, gate, bodies, console: None })
+        let pool = (opts.reuse > 0).then(|| Arc::new(reuse::Pool::new(opts.reuse)));
+        Ok(EdgeServer { pre, shared, stop, budget, opts, gate, bodies, console: None, pool })
     }
 
     /// Serves the web console's pages too: every path outside `/v1/` goes to it.
@@ -365,9 +374,13 @@ impl EdgeServer {
                 r
             }
             Ok(permit) => match self.run(req, permit, conn).await {
-                Ok(resp) => {
+                Ok((resp, served)) => {
                     let len = resp.headers().get("content-length").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    log_line!("{peer} \"{method} {path}\" {} {len} {:.1}ms", resp.status().as_u16(), ms());
+                    let status = resp.status().as_u16();
+                    match served {
+                        None => log_line!("{peer} \"{method} {path}\" {status} {len} {:.1}ms", ms()),
+                        Some(n) => log_line!("{peer} \"{method} {path}\" {status} {len} {:.1}ms reused={n}", ms()),
+                    }
                     resp
                 }
                 Err(e) => {
@@ -403,15 +416,23 @@ impl EdgeServer {
         })
     }
 
+    /// Runs the component for one request; the response, and with `--reuse` how many requests
+    /// its instance served before this one (0: a new instance).
     async fn run(
         &self,
         req: hyper::Request<Incoming>,
         permit: tokio::sync::OwnedSemaphorePermit,
         conn: Arc<ConnState>,
-    ) -> Result<hyper::Response<HyperOutgoingBody>, wasmtime::Error> {
-        let data = ServeCtx { ctx: Ctx::new(self.shared.clone()), http: WasiHttpCtx::new(), hooks: NoOutbound };
-        let mut store = Store::new(self.pre.engine(), data);
-        store.limiter(|c| &mut c.ctx as &mut dyn wasmtime::ResourceLimiter);
+    ) -> Result<(hyper::Response<HyperOutgoingBody>, Option<u32>), wasmtime::Error> {
+        let (mut store, proxy, served) = match self.pool.as_ref().and_then(|p| p.take()) {
+            Some(w) => (w.store, Some(w.proxy), w.served),
+            None => {
+                let data = ServeCtx { ctx: Ctx::new(self.shared.clone()), http: WasiHttpCtx::new(), hooks: NoOutbound };
+                let mut store = Store::new(self.pre.engine(), data);
+                store.limiter(|c| &mut c.ctx as &mut dyn wasmtime::ResourceLimiter);
+                (store, None, 0)
+            }
+        };
         // The component's budget: until the head is sent, then between two writes of the body.
         let budget_ms = self.budget.as_millis() as u64;
         let started = conn::now_ms();
@@ -439,18 +460,35 @@ impl EdgeServer {
         let req = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
         let out = store.data_mut().http().new_response_outparam(sender)?;
         let pre = self.pre.clone();
+        let pool = self.pool.clone();
         // The guest keeps running after the head is sent, streaming the body; the instance slot
-        // is given back only once its store is gone.
+        // is given back only once its store is gone or back in the pool.
         let task = tokio::task::spawn(async move {
             let r = async {
-                let proxy = pre.instantiate_async(&mut store).await?;
-                proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
+                let proxy = match proxy {
+                    Some(p) => p,
+                    None => pre.instantiate_async(&mut store).await?,
+                };
+                proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await?;
+                Ok::<_, wasmtime::Error>(proxy)
             }
             .await;
-            drop(store);
+            let r = match (r, &pool) {
+                (Ok(proxy), Some(pool)) => {
+                    // Idle, it holds nothing of this request's connection.
+                    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Continue(SLICE_TICKS)));
+                    pool.put(reuse::Warm { store, proxy, served: served + 1 });
+                    Ok(())
+                }
+                (r, _) => {
+                    drop(store);
+                    r.map(drop)
+                }
+            };
             drop(permit);
             r
         });
+        let served = self.pool.as_ref().map(|_| served);
         match receiver.await {
             Ok(Ok(resp)) => {
                 head_sent.store(true, Ordering::Release);
@@ -462,7 +500,7 @@ impl EdgeServer {
                         Err(e) => log_line!("artifact serve: request task failed: {e}"),
                     }
                 });
-                Ok(resp)
+                Ok((resp, served))
             }
             Ok(Err(e)) => Err(e.into()),
             Err(_) => {

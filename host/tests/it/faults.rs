@@ -282,7 +282,7 @@ fn serve(h: &Home) -> Serve {
 
 /// A GET over a plain socket that keeps whatever arrived before the server cut the connection
 /// (an HTTP client library reports a cut body only as an error). Returns status and raw body.
-fn raw_get(url: &str, headers: &[(&str, &str)]) -> (u16, Vec<u8>) {
+pub(crate) fn raw_get(url: &str, headers: &[(&str, &str)]) -> (u16, Vec<u8>) {
     use std::io::Read;
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_at(rest.find('/').unwrap());
