@@ -1,7 +1,8 @@
 //! `artifact serve --reuse N` (issue 15): one instance serves up to N requests, one after
 //! another. Every answer is still right (other artifacts, other sizes, a delete by another
 //! process in between), an instance is replaced after N requests (seen in the access log's
-//! `reused=K`), and a corrupted object read by a reused instance is still cut, not served.
+//! `reused=K`), a corrupted object read by a reused instance is still cut, not served, and
+//! uploads through reused instances store their own bytes.
 
 use super::{get, Home, Server, KEYS};
 use std::time::{Duration, Instant};
@@ -71,6 +72,15 @@ fn reused_instances_answer_right_and_are_replaced_after_n_requests() {
     assert!(big.starts_with(&body), "a wrong byte was served");
     std::fs::write(&blob, &big).unwrap();
     assert_eq!(get(&url_b, &[]).body, big, "the next request is served right");
+
+    // Uploads through reused instances store exactly their own bytes.
+    for (i, data) in [crate::common::random_bytes(300 << 10, 3), crate::common::random_bytes(5000, 4)].iter().enumerate() {
+        let name = format!("up/{i}.bin");
+        let put = home.sign(&server.base, &name, &["--method", "PUT", "--max-bytes", "1000000"]);
+        let r = crate::common::send("PUT", &put, Some(data), &[]);
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(get(&home.sign(&server.base, &name, &[]), &[]).body, *data);
+    }
 }
 
 #[test]
