@@ -270,31 +270,14 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
     for size in sizes {
         std::fs::write(www.join(format!("f{size}")), crate::measure::random_bytes(size as usize, size)).map_err(|e| e.to_string())?;
     }
-    // Reference: nginx.
-    let mut nginx = Vec::new();
-    {
-        let port = free_port()?;
-        let _srv = start_nginx(&dir, port)?;
-        for size in sizes {
-            nginx.push(wrk(&format!("http://127.0.0.1:{port}/f{size}"), secs)?);
-        }
-    }
     // Ours: `artifact serve`, if this build has it.
     let bin = artifact_bin()?;
     let help = Command::new(&bin).arg("--help").output().map_err(|e| e.to_string())?;
     let has_serve = String::from_utf8_lossy(&help.stdout).lines().any(|l| l.trim_start().starts_with("serve"));
     let has_sign = String::from_utf8_lossy(&help.stdout).lines().any(|l| l.trim_start().starts_with("sign"));
-    let mut rows = Vec::new();
     if !(has_serve && has_sign) {
-        for (size, n) in sizes.iter().zip(&nginx) {
-            let target = if *size == 4 << 10 { "≥ 0.33 of nginx rps; `artifact serve` not in this build" } else { "`artifact serve` not in this build" };
-            rows.push(
-                Row::new(format!("4 HTTP signed GET {} (wrk -t1 -c16)", fmt_size(*size)), "pending", format!("{:.0} rps, p99 {} nginx", n.rps, n.p99))
-                    .pending(target),
-            );
-        }
         let _ = std::fs::remove_dir_all(&dir);
-        return Ok(rows);
+        return Ok(vec![Row::new("4 HTTP signed reads", "not run", "—").pending("`artifact serve` not in this build")]);
     }
     let home = dir.join("home");
     let key = "YmVuY2gtc2lnbmluZy1rZXktMzItYnl0ZXMtbG9uZyE="; // 32 bytes, base64
@@ -308,6 +291,14 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
             .env_remove("ARTIFACT_METADATA");
         c
     };
+    let sign = |extra: &[&str], size: u64| -> Result<String, String> {
+        let out = cmd().args(["sign", &format!("bench/f{size}"), "--ttl", "15m"]).args(extra).output().map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if !out.status.success() {
+            return Err(format!("sign {extra:?}: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        signed_path(&text).ok_or_else(|| format!("no URL path in `artifact sign {extra:?}` output: {text}"))
+    };
     let mut paths = Vec::new();
     for size in sizes {
         let f = www.join(format!("f{size}"));
@@ -320,114 +311,133 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
         if !out.status.success() {
             return Err(format!("put: {}", String::from_utf8_lossy(&out.stderr)));
         }
-        let out = cmd().args(["sign", &format!("bench/f{size}"), "--ttl", "15m"]).output().map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        if !out.status.success() {
-            return Err(format!("sign: {}", String::from_utf8_lossy(&out.stderr)));
-        }
-        paths.push(signed_path(&text).ok_or_else(|| format!("no URL path in `artifact sign` output: {text}"))?);
-    }
-    let port = free_port()?;
-    let srv = start_serve(cmd(), port, &[])?;
-    // One request first: checks the signature works (and warms the server).
-    let first = format!("http://127.0.0.1:{port}{}", paths[0]);
-    let status = http_status(port, &paths[0]);
-    if !status.contains("200") {
-        return Err(format!("signed GET {first} answered {status:?}"));
+        paths.push(sign(&[], size)?);
     }
     // The 4 KiB artifact again, by a URL that carries its record (no metadata lookup).
-    let carried = {
-        let out = cmd().args(["sign", &format!("bench/f{}", 4 << 10), "--ttl", "15m", "--carry"]).output().map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        if !out.status.success() {
-            return Err(format!("sign --carry: {}", String::from_utf8_lossy(&out.stderr)));
+    let carried = sign(&["--carry"], 4 << 10)?;
+
+    // Every server runs at once and the targets are measured in turns, round after round: the
+    // load of this shared machine drifts over minutes, so each ratio compares medians of runs
+    // taken minutes apart at most, never one server's quiet minute with another's busy one.
+    let null_wasm = std::env::var_os("ARTIFACT_BENCH_NULL_WASM").filter(|p| Path::new(p).is_file());
+    let reuse: [&std::ffi::OsStr; 2] = ["--reuse".as_ref(), REUSE.as_ref()];
+    let mut servers = Vec::new();
+    let mut targets: Vec<(Target, String)> = Vec::new();
+    let port = free_port()?;
+    servers.push(start_nginx(&dir, port)?);
+    targets.push((Target::Nginx4k, format!("http://127.0.0.1:{port}/f{}", sizes[0])));
+    targets.push((Target::Nginx1m, format!("http://127.0.0.1:{port}/f{}", sizes[1])));
+    let port = free_port()?;
+    servers.push(start_serve(cmd(), port, &[])?);
+    targets.push((Target::Serve4k, format!("http://127.0.0.1:{port}{}", paths[0])));
+    targets.push((Target::Carried4k, format!("http://127.0.0.1:{port}{carried}")));
+    targets.push((Target::Serve1m, format!("http://127.0.0.1:{port}{}", paths[1])));
+    let port = free_port()?;
+    servers.push(start_serve(cmd(), port, &reuse)?);
+    targets.push((Target::Reuse4k, format!("http://127.0.0.1:{port}{}", paths[0])));
+    targets.push((Target::Reuse1m, format!("http://127.0.0.1:{port}{}", paths[1])));
+    if let Some(wasm) = &null_wasm {
+        let port = free_port()?;
+        servers.push(start_serve(cmd(), port, &["--component".as_ref(), wasm.as_os_str()])?);
+        targets.push((Target::Null, format!("http://127.0.0.1:{port}/")));
+        let port = free_port()?;
+        servers.push(start_serve(cmd(), port, &[reuse[0], reuse[1], "--component".as_ref(), wasm.as_os_str()])?);
+        targets.push((Target::NullReuse, format!("http://127.0.0.1:{port}/")));
+    }
+    // One request to each first: checks every signature and answer (and warms the servers).
+    for (t, url) in &targets {
+        let (port, path) = split_url(url);
+        let status = http_status(port, path);
+        if !status.contains("200") {
+            return Err(format!("{t:?}: GET {url} answered {status:?}"));
         }
-        signed_path(&text).ok_or_else(|| format!("no URL path in `artifact sign --carry` output: {text}"))?
+    }
+    let rounds = if o.quick { 1 } else { ROUNDS };
+    let mut runs: Vec<Vec<Wrk>> = targets.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        for (i, (_, url)) in targets.iter().enumerate() {
+            runs[i].push(wrk(url, secs)?);
+        }
+    }
+    drop(servers);
+    let m: std::collections::HashMap<Target, Wrk> = targets.iter().map(|(t, _)| *t).zip(runs.into_iter().map(median_run)).collect();
+    let get = |t: Target| m.get(&t);
+    let mut rows = Vec::new();
+    let tag = |w: &Wrk| format!("{:.0} rps, p99 {}{}", w.rps, w.p99, if w.errors { " (errors!)" } else { "" });
+    let n4 = get(Target::Nginx4k).ok_or("no nginx run")?;
+    let n1 = get(Target::Nginx1m).ok_or("no nginx run")?;
+    let s4 = get(Target::Serve4k).ok_or("no serve run")?;
+    let how = format!("wrk -t1 -c16 -d{secs}s, median of {rounds}");
+    // Issue 15's targets: 4 KiB at a third of nginx (whose static files skip every check a
+    // signed read makes), 1 MiB at half; the null handler (the server's own floor) at 0.8.
+    let versus_nginx = |label: String, w: &Wrk, n: &Wrk, size: u64| {
+        let (min, target) = if size == 4 << 10 { (0.33, "≥ 0.33 of nginx rps") } else { (0.5, "≥ 0.5 of nginx rps") };
+        Row::new(label, tag(w), format!("{:.0} rps, p99 {} nginx static", n.rps, n.p99)).ratio_at_least(w.rps / n.rps, min, target)
     };
-    let mut serve_4k = None;
-    for ((size, n), path) in sizes.iter().zip(&nginx).zip(&paths) {
-        let w = wrk(&format!("http://127.0.0.1:{port}{path}"), secs)?;
-        let ratio = w.rps / n.rps;
-        let label = format!("4 HTTP signed GET {} (wrk -t1 -c16 -d{secs}s)", fmt_size(*size));
-        let ours = format!("{:.0} rps, p99 {}{}", w.rps, w.p99, if w.errors { " (errors!)" } else { "" });
-        let reference = format!("{:.0} rps, p99 {} nginx static", n.rps, n.p99);
-        let row = Row::new(label, ours, reference);
-        // Issue 15's targets: 4 KiB at a third of nginx (whose static files skip every check a
-        // signed read makes), 1 MiB at half.
-        let (min, target) = if *size == 4 << 10 { (0.33, "≥ 0.33 of nginx rps") } else { (0.5, "≥ 0.5 of nginx rps") };
-        rows.push(row.ratio_at_least(ratio, min, target));
-        if *size == 4 << 10 {
-            // Side by side with the lookup just measured: the same bytes, no metadata call.
-            let status = http_status(port, &carried);
-            if !status.contains("200") {
-                return Err(format!("carried GET {carried} answered {status:?}"));
-            }
-            let c = wrk(&format!("http://127.0.0.1:{port}{carried}"), secs)?;
-            let label = format!("4 HTTP signed GET 4 KiB, URL carrying the record (wrk -t1 -c16 -d{secs}s)");
-            let ours = format!("{:.0} rps, p99 {}{} ({:.2} of nginx)", c.rps, c.p99, if c.errors { " (errors!)" } else { "" }, c.rps / n.rps);
-            rows.push(Row::new(label, ours, format!("{:.0} rps by lookup", w.rps)).ratio_info(c.rps / w.rps));
-            serve_4k = Some(w);
-        }
+    rows.push(versus_nginx(format!("4 HTTP signed GET 4 KiB ({how})"), s4, n4, sizes[0]));
+    if let Some(c) = get(Target::Carried4k) {
+        let ours = format!("{} ({:.2} of nginx)", tag(c), c.rps / n4.rps);
+        rows.push(Row::new(format!("4 HTTP signed GET 4 KiB, URL carrying the record ({how})"), ours, format!("{:.0} rps by lookup", s4.rps)).ratio_info(c.rps / s4.rps));
     }
-    drop(srv);
-    if let Some(serve) = &serve_4k {
-        rows.push(null_row(&cmd, &nginx[0], serve, secs));
+    if let Some(w) = get(Target::Serve1m) {
+        rows.push(versus_nginx(format!("4 HTTP signed GET 1 MiB ({how})"), w, n1, sizes[1]));
     }
-    rows.extend(reuse_rows(&cmd, &sizes, &nginx, &paths, secs));
+    let versus_null = |label: String, w: &Wrk, null: Option<&Wrk>| match null {
+        Some(z) => Row::new(label, format!("{:.0} rps signed GET", w.rps), format!("{:.0} rps, p99 {} null handler ({:.2} of nginx)", z.rps, z.p99, z.rps / n4.rps))
+            .ratio_at_least(w.rps / z.rps, 0.8, "≥ 0.8 of the null handler"),
+        None => Row::new(label, "not run", "—").pending("ARTIFACT_BENCH_NULL_WASM unset (scripts/bench.sh builds it)"),
+    };
+    rows.push(versus_null(format!("4 signed GET 4 KiB vs the null wasi:http handler on the same server ({how})"), s4, get(Target::Null)));
+    // Instances reused across requests (`artifact serve --reuse`, opt-in), and the null handler
+    // under the same option, so each ratio compares like with like.
+    if let Some(w) = get(Target::Reuse4k) {
+        rows.push(versus_nginx(format!("4 HTTP signed GET 4 KiB, `serve --reuse {REUSE}` ({how})"), w, n4, sizes[0]));
+    }
+    if let Some(w) = get(Target::Reuse1m) {
+        rows.push(versus_nginx(format!("4 HTTP signed GET 1 MiB, `serve --reuse {REUSE}` ({how})"), w, n1, sizes[1]));
+    }
+    if let Some(w) = get(Target::Reuse4k) {
+        rows.push(versus_null(format!("4 signed GET 4 KiB vs the null handler, both `serve --reuse {REUSE}` ({how})"), w, get(Target::NullReuse)));
+    }
     rows.push(postgres_carried_row(o, &bin, &dir, key, secs));
-    if let Some(serve) = serve_4k {
-        rows.push(spin_row(&dir, &www.join(format!("f{}", 4 << 10)), key, &serve, secs));
-        rows.push(spin_null_row(&dir, &serve, secs));
-    }
+    rows.push(spin_row(&dir, &www.join(format!("f{}", 4 << 10)), key, s4, secs));
+    rows.push(spin_null_row(&dir, s4, secs));
     let _ = std::fs::remove_dir_all(&dir);
     Ok(rows)
 }
 
-/// Instances reused across requests (`artifact serve --reuse`, opt-in): the same signed reads,
-/// then the null handler under the same option, so each ratio compares like with like.
-fn reuse_rows(cmd: &dyn Fn() -> Command, sizes: &[u64], nginx: &[Wrk], paths: &[String], secs: u64) -> Vec<Row> {
-    const USES: &str = "1000";
-    let reuse = ["--reuse".as_ref(), USES.as_ref()];
-    let mut rows = Vec::new();
-    let run = |rows: &mut Vec<Row>| -> Result<(), String> {
-        let port = free_port()?;
-        let srv = start_serve(cmd(), port, &reuse)?;
-        let mut ours_4k = None;
-        for ((size, n), path) in sizes.iter().zip(nginx).zip(paths) {
-            let status = http_status(port, path);
-            if !status.contains("200") {
-                return Err(format!("signed GET answered {status:?}"));
-            }
-            let w = wrk(&format!("http://127.0.0.1:{port}{path}"), secs)?;
-            let label = format!("4 HTTP signed GET {}, `serve --reuse {USES}` (wrk -t1 -c16 -d{secs}s)", fmt_size(*size));
-            let ours = format!("{:.0} rps, p99 {}{}", w.rps, w.p99, if w.errors { " (errors!)" } else { "" });
-            let (min, target) = if *size == 4 << 10 { (0.33, "≥ 0.33 of nginx rps") } else { (0.5, "≥ 0.5 of nginx rps") };
-            rows.push(Row::new(label, ours, format!("{:.0} rps nginx static", n.rps)).ratio_at_least(w.rps / n.rps, min, target));
-            if *size == 4 << 10 {
-                ours_4k = Some(w);
-            }
-        }
-        drop(srv);
-        let (Some(w), Some(wasm)) = (ours_4k, std::env::var_os("ARTIFACT_BENCH_NULL_WASM").filter(|p| Path::new(p).is_file())) else {
-            return Ok(());
-        };
-        let port = free_port()?;
-        let _srv = start_serve(cmd(), port, &[reuse[0], reuse[1], "--component".as_ref(), wasm.as_os_str()])?;
-        let n = wrk(&format!("http://127.0.0.1:{port}/"), secs)?;
-        rows.push(
-            Row::new(
-                format!("4 signed GET 4 KiB vs the null handler, both `serve --reuse {USES}` (wrk -t1 -c16)"),
-                format!("{:.0} rps signed GET", w.rps),
-                format!("{:.0} rps null handler ({:.2} of nginx)", n.rps, n.rps / nginx[0].rps),
-            )
-            .ratio_at_least(w.rps / n.rps, 0.8, "≥ 0.8 of the null handler"),
-        );
-        Ok(())
-    };
-    if let Err(e) = run(&mut rows) {
-        rows.push(Row::new(format!("4 signed GET, `serve --reuse {USES}`"), "failed", e).pending("see the message"));
-    }
-    rows
+/// Rounds of scenario 4 (each target once per round; the row shows the median).
+const ROUNDS: usize = 3;
+/// `artifact serve --reuse` for the reuse rows of scenario 4.
+const REUSE: &str = "1000";
+
+/// What scenario 4 measures, each with its own URL (see [`http`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Target {
+    Nginx4k,
+    Nginx1m,
+    Serve4k,
+    Carried4k,
+    Serve1m,
+    Reuse4k,
+    Reuse1m,
+    /// The null `wasi:http` handler (bench/null-handler, built by scripts/bench.sh, path in
+    /// `ARTIFACT_BENCH_NULL_WASM`) under `artifact serve --component`: the server's own floor.
+    Null,
+    NullReuse,
+}
+
+/// The run with the median requests/s (its p99 goes with it).
+fn median_run(mut runs: Vec<Wrk>) -> Wrk {
+    runs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+    runs.swap_remove(runs.len() / 2)
+}
+
+/// Port and path of `http://127.0.0.1:PORT/PATH`.
+fn split_url(url: &str) -> (u16, &str) {
+    let rest = url.strip_prefix("http://127.0.0.1:").unwrap_or(url);
+    let slash = rest.find('/').unwrap_or(rest.len());
+    (rest[..slash].parse().unwrap_or(0), &rest[slash..])
 }
 
 /// Many edges, one database: `artifact serve` with its metadata in PostgreSQL (scenario 7's
@@ -492,36 +502,7 @@ fn start_serve(mut cmd: Command, port: u16, extra: &[&std::ffi::OsStr]) -> Resul
     Ok(srv)
 }
 
-/// The floor of the per-request model: the null `wasi:http` handler (bench/null-handler, built by
-/// scripts/bench.sh, path in `ARTIFACT_BENCH_NULL_WASM`) served by `artifact serve --component`,
-/// answering 4 KiB from its memory. The signed 4 KiB GET measured just before is compared with it.
-fn null_row(cmd: &dyn Fn() -> Command, nginx: &Wrk, serve: &Wrk, secs: u64) -> Row {
-    let label = "4 signed GET 4 KiB vs the null wasi:http handler on the same server (wrk -t1 -c16)";
-    let wasm = match std::env::var_os("ARTIFACT_BENCH_NULL_WASM") {
-        Some(p) if Path::new(&p).is_file() => std::path::PathBuf::from(p),
-        _ => return Row::new(label, "not run", "—").pending("ARTIFACT_BENCH_NULL_WASM unset (scripts/bench.sh builds it)"),
-    };
-    let run = || -> Result<Wrk, String> {
-        let port = free_port()?;
-        let _srv = start_serve(cmd(), port, &["--component".as_ref(), wasm.as_os_str()])?;
-        let status = http_status(port, "/");
-        if !status.contains("200") {
-            return Err(format!("null handler answered {status:?}"));
-        }
-        wrk(&format!("http://127.0.0.1:{port}/"), secs)
-    };
-    match run() {
-        Ok(n) => Row::new(
-            label,
-            format!("{:.0} rps signed GET", serve.rps),
-            format!("{:.0} rps, p99 {} null handler ({:.2} of nginx)", n.rps, n.p99, n.rps / nginx.rps),
-        )
-        .ratio_at_least(serve.rps / n.rps, 0.8, "≥ 0.8 of the null handler"),
-        Err(e) => Row::new(label, "failed", e).pending("the null handler did not run"),
-    }
-}
-
-/// Spin's own per-request floor: the null `wasi:http` handler of [`null_row`] under `spin up`,
+/// Spin's own per-request floor: the null `wasi:http` handler of [`Target::Null`] under `spin up`,
 /// against `artifact serve`'s signed 4 KiB GET measured before. Whatever the artifact app does,
 /// Spin serves it at most this fast.
 fn spin_null_row(dir: &Path, serve: &Wrk, secs: u64) -> Row {
