@@ -50,10 +50,10 @@ pub struct Args {
     #[arg(long, default_value = "30s")]
     pub drain: String,
     /// Let one component instance serve up to N requests, one after another, instead of a fresh
-    /// instance per request (0, the default). Faster for small reads; the guest's memory then
-    /// carries over between requests of one instance (each request still gets its own
-    /// resources, deadline and limits). An instance is dropped after a failure, a trap or a
-    /// large memory growth. The access log then ends each line with `reused=K` (requests the
+    /// instance per request (0, the default). Faster (no instantiation per request; measured in
+    /// benches/README.md); the guest's memory then carries over between requests of one
+    /// instance (each request still gets its own resources, deadline and limits). An instance
+    /// is dropped after a failure, a trap or a large memory growth. The access log then ends each line with `reused=K` (requests the
     /// instance served before; 0: new).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub reuse: u32,
