@@ -322,45 +322,44 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
     let null_wasm = std::env::var_os("ARTIFACT_BENCH_NULL_WASM").filter(|p| Path::new(p).is_file());
     let reuse: [&std::ffi::OsStr; 2] = ["--reuse".as_ref(), REUSE.as_ref()];
     let mut servers = Vec::new();
-    let mut targets: Vec<(Target, String)> = Vec::new();
+    let mut targets: Vec<(Target, u16, String)> = Vec::new();
     let port = free_port()?;
     servers.push(start_nginx(&dir, port)?);
-    targets.push((Target::Nginx4k, format!("http://127.0.0.1:{port}/f{}", sizes[0])));
-    targets.push((Target::Nginx1m, format!("http://127.0.0.1:{port}/f{}", sizes[1])));
+    targets.push((Target::Nginx4k, port, format!("/f{}", sizes[0])));
+    targets.push((Target::Nginx1m, port, format!("/f{}", sizes[1])));
     let port = free_port()?;
     servers.push(start_serve(cmd(), port, &[])?);
-    targets.push((Target::Serve4k, format!("http://127.0.0.1:{port}{}", paths[0])));
-    targets.push((Target::Carried4k, format!("http://127.0.0.1:{port}{carried}")));
-    targets.push((Target::Serve1m, format!("http://127.0.0.1:{port}{}", paths[1])));
+    targets.push((Target::Serve4k, port, paths[0].clone()));
+    targets.push((Target::Carried4k, port, carried));
+    targets.push((Target::Serve1m, port, paths[1].clone()));
     let port = free_port()?;
     servers.push(start_serve(cmd(), port, &reuse)?);
-    targets.push((Target::Reuse4k, format!("http://127.0.0.1:{port}{}", paths[0])));
-    targets.push((Target::Reuse1m, format!("http://127.0.0.1:{port}{}", paths[1])));
+    targets.push((Target::Reuse4k, port, paths[0].clone()));
+    targets.push((Target::Reuse1m, port, paths[1].clone()));
     if let Some(wasm) = &null_wasm {
         let port = free_port()?;
         servers.push(start_serve(cmd(), port, &["--component".as_ref(), wasm.as_os_str()])?);
-        targets.push((Target::Null, format!("http://127.0.0.1:{port}/")));
+        targets.push((Target::Null, port, "/".into()));
         let port = free_port()?;
         servers.push(start_serve(cmd(), port, &[reuse[0], reuse[1], "--component".as_ref(), wasm.as_os_str()])?);
-        targets.push((Target::NullReuse, format!("http://127.0.0.1:{port}/")));
+        targets.push((Target::NullReuse, port, "/".into()));
     }
     // One request to each first: checks every signature and answer (and warms the servers).
-    for (t, url) in &targets {
-        let (port, path) = split_url(url);
-        let status = http_status(port, path);
+    for (t, port, path) in &targets {
+        let status = http_status(*port, path);
         if !status.contains("200") {
-            return Err(format!("{t:?}: GET {url} answered {status:?}"));
+            return Err(format!("{t:?}: GET {path} on port {port} answered {status:?}"));
         }
     }
     let rounds = if o.quick { 1 } else { ROUNDS };
     let mut runs: Vec<Vec<Wrk>> = targets.iter().map(|_| Vec::new()).collect();
     for _ in 0..rounds {
-        for (i, (_, url)) in targets.iter().enumerate() {
-            runs[i].push(wrk(url, secs)?);
+        for (i, (_, port, path)) in targets.iter().enumerate() {
+            runs[i].push(wrk(&format!("http://127.0.0.1:{port}{path}"), secs)?);
         }
     }
     drop(servers);
-    let m: std::collections::HashMap<Target, Wrk> = targets.iter().map(|(t, _)| *t).zip(runs.into_iter().map(median_run)).collect();
+    let m: std::collections::HashMap<Target, Wrk> = targets.iter().map(|(t, _, _)| *t).zip(runs.into_iter().map(median_run)).collect();
     let get = |t: Target| m.get(&t);
     let mut rows = Vec::new();
     let tag = |w: &Wrk| format!("{:.0} rps, p99 {}{}", w.rps, w.p99, if w.errors { " (errors!)" } else { "" });
@@ -431,13 +430,6 @@ enum Target {
 fn median_run(mut runs: Vec<Wrk>) -> Wrk {
     runs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
     runs.swap_remove(runs.len() / 2)
-}
-
-/// Port and path of `http://127.0.0.1:PORT/PATH`.
-fn split_url(url: &str) -> (u16, &str) {
-    let rest = url.strip_prefix("http://127.0.0.1:").unwrap_or(url);
-    let slash = rest.find('/').unwrap_or(rest.len());
-    (rest[..slash].parse().unwrap_or(0), &rest[slash..])
 }
 
 /// Many edges, one database: `artifact serve` with its metadata in PostgreSQL (scenario 7's

@@ -53,8 +53,8 @@ pub struct Args {
     /// instance per request (0, the default). Faster (no instantiation per request; measured in
     /// benches/README.md); the guest's memory then carries over between requests of one
     /// instance (each request still gets its own resources, deadline and limits). An instance
-    /// is dropped after a failure, a trap or a large memory growth. The access log then ends each line with `reused=K` (requests the
-    /// instance served before; 0: new).
+    /// is dropped after a failure, a trap or a large memory growth. The access log then ends
+    /// each line with `reused=K` (requests the instance served before; 0: new).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub reuse: u32,
     /// Serve another `wasi:http` component (a `.wasm` file) with the same server instead of the

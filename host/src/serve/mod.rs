@@ -4,7 +4,8 @@
 //! One compiled component and one `ProxyPre`; every request gets a fresh instance (from the
 //! pooling allocator when configured) with the same backends, `wasi:config` values and sandbox
 //! limits as the CLI runtime ([`RuntimeBuilder`]), unless instance reuse is asked for
-//! ([`reuse`]: `ServeOptions::reuse`, `artifact serve --reuse N`). The guest cannot make outgoing requests.
+//! ([`reuse`]: `ServeOptions::reuse`, `artifact serve --reuse N`). The guest cannot make
+//! outgoing requests.
 //! Each request is logged as one line on stderr (the query, which holds the signature, is not).
 //!
 //! Under load every request gets an answer ([`ServeOptions`] has the knobs):

@@ -50,12 +50,10 @@ impl Pool {
     }
 
     /// Keeps `w` for a later request if it has uses left and ended clean (see the module docs);
-    /// drops it otherwise. Returns whether it was kept.
-    pub(crate) fn put(&self, w: Warm) -> bool {
-        if w.served >= self.max_uses || !w.store.data().ctx.clean_for_reuse(MAX_REUSED_MEMORY) {
-            return false;
+    /// drops it otherwise.
+    pub(crate) fn put(&self, w: Warm) {
+        if w.served < self.max_uses && w.store.data().ctx.clean_for_reuse(MAX_REUSED_MEMORY) {
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(w);
         }
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(w);
-        true
     }
 }

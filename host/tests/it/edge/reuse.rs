@@ -1,8 +1,8 @@
 //! `artifact serve --reuse N` (issue 15): one instance serves up to N requests, one after
-//! another. Every answer is still right (other artifacts, other sizes, a delete by another
-//! process in between), an instance is replaced after N requests (seen in the access log's
-//! `reused=K`), a corrupted object read by a reused instance is still cut, not served, and
-//! uploads through reused instances store their own bytes.
+//! another. Every answer is still right (other artifacts, other sizes, a delete or an
+//! overwrite by another process in between), an instance is replaced after N requests (seen in
+//! the access log's `reused=K`), a corrupted object read by a reused instance is still cut, not
+//! served, and uploads through reused instances store their own bytes.
 
 use super::{get, Home, Server, KEYS};
 use std::time::{Duration, Instant};
@@ -72,6 +72,11 @@ fn reused_instances_answer_right_and_are_replaced_after_n_requests() {
     assert!(big.starts_with(&body), "a wrong byte was served");
     std::fs::write(&blob, &big).unwrap();
     assert_eq!(get(&url_b, &[]).body, big, "the next request is served right");
+
+    // Another process overwrites `b`: the next request serves the new version, whole and verified.
+    let newer = crate::common::random_bytes(9000, 5);
+    home.put("b.bin", &newer, &["--if-exists", "overwrite"]);
+    assert_eq!(get(&url_b, &[]).body, newer, "a reused instance served a replaced version");
 
     // Uploads through reused instances store exactly their own bytes.
     for (i, data) in [crate::common::random_bytes(300 << 10, 3), crate::common::random_bytes(5000, 4)].iter().enumerate() {
