@@ -71,15 +71,7 @@ impl ChunkHasher {
 }
 
 fn parse_hex32(h: &str) -> Result<[u8; 32], Error> {
-    let bad = || Error::Integrity(format!("recorded sha256 {h:?} is not 64 hex digits"));
-    if h.len() != 64 {
-        return Err(bad());
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(h.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16).map_err(|_| bad())?;
-    }
-    Ok(out)
+    crate::encoding::unhex(h).ok_or_else(|| Error::Integrity(format!("recorded sha256 {h:?} is not 64 hex digits")))
 }
 
 /// A verified chunk index.

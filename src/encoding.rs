@@ -16,6 +16,42 @@ pub fn hex(d: &[u8]) -> String {
     s
 }
 
+/// The value of one hex digit (either case), `None` for any other byte.
+pub fn hex_digit(c: u8) -> Option<u8> {
+    let v = UNHEX[c as usize];
+    (v < 16).then_some(v)
+}
+
+/// Exactly `N` bytes from `2 * N` hex digits (either case); `None` for any other length or a
+/// byte that is not a hex digit. Every read checks a recorded digest with this: a table, no
+/// `from_str_radix` (which also takes a `+` sign).
+pub fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let b = s.as_bytes();
+    if b.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        let (hi, lo) = (UNHEX[pair[0] as usize], UNHEX[pair[1] as usize]);
+        bad |= (hi | lo) & 0xf0;
+        *o = hi << 4 | (lo & 15);
+    }
+    (bad == 0).then_some(out)
+}
+
+/// `UNHEX[b]`: the value of hex digit `b`, or 0xff.
+const UNHEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 16 {
+        t[HEX[i] as usize] = i as u8;
+        t[HEX[i].to_ascii_uppercase() as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 fn encode(data: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for c in data.chunks(3) {
@@ -97,10 +133,9 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> Option<String> {
     while i < b.len() {
         match b[i] {
             b'%' => {
-                let digit = |c: u8| (c as char).to_digit(16);
-                let hi = digit(*b.get(i + 1)?)?;
-                let lo = digit(*b.get(i + 2)?)?;
-                out.push((hi * 16 + lo) as u8);
+                let hi = hex_digit(*b.get(i + 1)?)?;
+                let lo = hex_digit(*b.get(i + 2)?)?;
+                out.push(hi << 4 | lo);
                 i += 3;
             }
             b'+' if plus_is_space => {
@@ -119,6 +154,23 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unhex_takes_exactly_the_hex_of_n_bytes() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        for c in bytes.chunks(4) {
+            let c: [u8; 4] = c.try_into().unwrap();
+            assert_eq!(unhex::<4>(&hex(&c)), Some(c));
+            assert_eq!(unhex::<4>(&hex(&c).to_uppercase()), Some(c));
+        }
+        for bad in ["", "0", "000000", "0000000000", "+f000000", "0g000000", "00 00000", "éé0000", "0000000\u{0}"] {
+            assert_eq!(unhex::<4>(bad), None, "{bad:?}");
+        }
+        for b in 0..=255u8 {
+            let want = (b as char).to_digit(16).map(|d| d as u8);
+            assert_eq!(hex_digit(b), want, "{b}");
+        }
+    }
 
     #[test]
     fn percent_round_trips_and_rejects_bad_escapes() {

@@ -20,6 +20,11 @@ pub enum Ref {
 
 /// Parses any accepted ref form; see WIT `artifacts` for the order.
 pub fn parse_ref(s: &str) -> Result<Ref, Error> {
+    // The common case first: a bare id (its alphabet has no blank, `{`, `:` or `/`, so no rule
+    // below could read it otherwise).
+    if crate::ids::is_valid(s) {
+        return Ok(Ref::Id(s.into()));
+    }
     let t = s.trim();
     if t.starts_with('{') {
         let v: serde_json::Value =

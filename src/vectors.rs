@@ -103,7 +103,8 @@ fn range(v: &Value) -> ByteRange {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    let digit = |b: u8| crate::encoding::hex_digit(b).expect("hex digit");
+    s.as_bytes().chunks(2).map(|p| digit(p[0]) << 4 | digit(p[1])).collect()
 }
 
 #[test]
