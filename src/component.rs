@@ -172,6 +172,11 @@ impl crate::sign::Config for ConfigStore {
     }
 }
 
+thread_local! {
+    /// The engine over the imports, built once per instance (a call clones two `Rc`s).
+    static ENGINE: Store = Store::new(Rc::new(ImportedStorage), Rc::new(ImportedMetadata));
+}
+
 fn engine() -> Store {
-    Store::new(Rc::new(ImportedStorage), Rc::new(ImportedMetadata))
+    ENGINE.with(Store::clone)
 }

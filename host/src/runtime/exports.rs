@@ -11,7 +11,7 @@ use super::bindings::exports::artifact::store::artifacts as wa;
 use super::bindings::ArtifactStoreIndices;
 use super::{Ctx, HostError};
 use std::sync::atomic::{AtomicBool, Ordering};
-use wasmtime::component::{ComponentExportIndex, ComponentNamedList, Instance, InstancePre, Lift, Lower, TypedFunc};
+use wasmtime::component::{ComponentExportIndex, ComponentNamedList, Func, Instance, InstancePre, Lift, Lower, TypedFunc};
 use wasmtime::Store;
 
 /// The exported interface's name in the component.
@@ -33,24 +33,39 @@ impl Export {
         Ok(Export { index, checked: AtomicBool::new(false) })
     }
 
-    /// The function in `inst` as `TypedFunc<P, R>`. The first call type-checks it; later calls
-    /// (on any instance of the same component: an export's type belongs to the component)
-    /// trust that check. Each `Export` is used with one `P, R` (one call site each, below).
-    fn typed<P, R>(&self, store: &mut Store<Ctx>, inst: &Instance) -> wasmtime::Result<TypedFunc<P, R>>
+    /// The function in `inst` as `TypedFunc<P, R>`, found once per instance (`slot` keeps it).
+    /// The first call on any instance type-checks it; later ones (on any instance of the same
+    /// component: an export's type belongs to the component) trust that check. Each `Export`
+    /// is used with one `P, R` (one call site each, below).
+    fn typed<P, R>(&self, store: &mut Store<Ctx>, inst: &Instance, slot: &mut Option<Func>) -> wasmtime::Result<TypedFunc<P, R>>
     where
         P: ComponentNamedList + Lower,
         R: ComponentNamedList + Lift,
     {
+        if let Some(f) = *slot {
+            // SAFETY: `f` was found in this instance by this `Export` (below), whose type was
+            // checked as `P, R` on its first use.
+            return Ok(unsafe { TypedFunc::new_unchecked(f) });
+        }
         if self.checked.load(Ordering::Acquire) {
             let f = inst.get_func(&mut *store, self.index).ok_or_else(|| wasmtime::format_err!("export vanished"))?;
+            *slot = Some(f);
             // SAFETY: `f` is the same export of the same component that `get_typed_func::<P, R>`
             // checked below on an earlier instance, and this `Export` is only used with `P, R`.
             return Ok(unsafe { TypedFunc::new_unchecked(f) });
         }
         let f = inst.get_typed_func::<P, R>(&mut *store, self.index)?;
         self.checked.store(true, Ordering::Release);
+        *slot = Some(*f.func());
         Ok(f)
     }
+}
+
+/// The fast-path exports of one instance, once looked up (see [`Export::typed`]).
+#[derive(Default)]
+pub(crate) struct Found {
+    head: Option<Func>,
+    get: Option<Func>,
 }
 
 /// What a runtime needs to instantiate the component and call its exports.
@@ -81,14 +96,14 @@ impl Exports {
     }
 
     /// `head(ref)`.
-    pub(crate) fn head(&self, store: &mut Store<Ctx>, inst: &Instance, r: &str) -> wasmtime::Result<Result<wa::ArtifactRecord, wa::Error>> {
-        let f = self.head.typed::<(&str,), (Result<wa::ArtifactRecord, wa::Error>,)>(store, inst)?;
+    pub(crate) fn head(&self, store: &mut Store<Ctx>, inst: &Instance, found: &mut Found, r: &str) -> wasmtime::Result<Result<wa::ArtifactRecord, wa::Error>> {
+        let f = self.head.typed::<(&str,), (Result<wa::ArtifactRecord, wa::Error>,)>(store, inst, &mut found.head)?;
         Ok(f.call(store, (r,))?.0)
     }
 
     /// `get(ref, options)`.
-    pub(crate) fn get(&self, store: &mut Store<Ctx>, inst: &Instance, r: &str, o: wa::GetOptions) -> wasmtime::Result<Result<wa::GetResult, wa::Error>> {
-        let f = self.get.typed::<(&str, wa::GetOptions), (Result<wa::GetResult, wa::Error>,)>(store, inst)?;
+    pub(crate) fn get(&self, store: &mut Store<Ctx>, inst: &Instance, found: &mut Found, r: &str, o: wa::GetOptions) -> wasmtime::Result<Result<wa::GetResult, wa::Error>> {
+        let f = self.get.typed::<(&str, wa::GetOptions), (Result<wa::GetResult, wa::Error>,)>(store, inst, &mut found.get)?;
         Ok(f.call(store, (r, o))?.0)
     }
 }

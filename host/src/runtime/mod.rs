@@ -420,6 +420,8 @@ pub struct Session<'a> {
     inst: Instance,
     /// Every export, type-checked; loaded by the first call that is not `head` or `get`.
     api: Option<wa::Guest>,
+    /// `head` and `get` of `inst`, once called.
+    found: exports::Found,
 }
 
 impl Runtime {
@@ -455,7 +457,7 @@ impl Runtime {
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.deadline_ticks());
         let inst = self.exports.instantiate(&mut store).map_err(|e| self.trap(e, &store))?;
-        Ok(Session { rt: self, store, inst, api: None })
+        Ok(Session { rt: self, store, inst, api: None, found: exports::Found::default() })
     }
 
     fn deadline_ticks(&self) -> u64 {
@@ -575,10 +577,10 @@ impl Session<'_> {
     /// Runs one call of [`Exports`]' fast path (`head`, `get`) under a fresh deadline.
     fn call_fast<T>(
         &mut self,
-        f: impl FnOnce(&Exports, &mut Store<Ctx>, &Instance) -> wasmtime::Result<Result<T, wa::Error>>,
+        f: impl FnOnce(&Exports, &mut Store<Ctx>, &Instance, &mut exports::Found) -> wasmtime::Result<Result<T, wa::Error>>,
     ) -> Result<T, HostError> {
         self.store.set_epoch_deadline(self.rt.deadline_ticks());
-        let r = f(&self.rt.exports, &mut self.store, &self.inst);
+        let r = f(&self.rt.exports, &mut self.store, &self.inst, &mut self.found);
         self.result(r)
     }
 
@@ -596,11 +598,11 @@ impl Session<'_> {
     }
     pub fn get(&mut self, r: &str, opts: &m::GetOptions) -> Result<m::GetResult, HostError> {
         let o = get_options_out(opts);
-        let g = self.call_fast(|x, s, i| x.get(s, i, r, o))?;
+        let g = self.call_fast(|x, s, i, f| x.get(s, i, f, r, o))?;
         Ok(m::GetResult { data: body_in(g.data), meta: record_in(g.meta) })
     }
     pub fn head(&mut self, r: &str) -> Result<m::Record, HostError> {
-        self.call_fast(|x, s, i| x.head(s, i, r)).map(record_in)
+        self.call_fast(|x, s, i, f| x.head(s, i, f, r)).map(record_in)
     }
     pub fn find(&mut self, bucket: &str, name: &str) -> Result<m::Record, HostError> {
         self.call(|a, s| a.call_find(s, bucket, name)).map(record_in)
