@@ -16,6 +16,20 @@ pub fn hex(d: &[u8]) -> String {
     s
 }
 
+/// `n` in decimal, written into `buf` (no allocation: a signed read formats its expiry with it).
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
+}
+
 /// The value of one hex digit (either case), `None` for any other byte.
 pub fn hex_digit(c: u8) -> Option<u8> {
     let v = UNHEX[c as usize];
@@ -154,6 +168,14 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_matches_to_string() {
+        let mut buf = [0u8; 20];
+        for n in [0, 1, 9, 10, 99, 100, 1_700_000_000, u64::MAX / 10, u64::MAX - 1, u64::MAX] {
+            assert_eq!(decimal(n, &mut buf), n.to_string());
+        }
+    }
 
     #[test]
     fn unhex_takes_exactly_the_hex_of_n_bytes() {

@@ -48,14 +48,31 @@ pub fn format_http_date(ms: Timestamp) -> String {
     let days = secs.div_euclid(86_400);
     let (y, m, d) = days_to_civil(days);
     let s = secs.rem_euclid(86_400);
-    format!(
-        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
-        WEEKDAYS[days.rem_euclid(7) as usize],
-        MONTHS[(m - 1) as usize],
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
+    // Pushed piece by piece (every response carries one: no `format!` per request).
+    let mut out = String::with_capacity(29);
+    let digits = |out: &mut String, n: i64, width: u32| {
+        for k in (0..width).rev() {
+            out.push((b'0' + (n / 10i64.pow(k) % 10) as u8) as char);
+        }
+    };
+    out.push_str(WEEKDAYS[days.rem_euclid(7) as usize]);
+    out.push_str(", ");
+    digits(&mut out, d as i64, 2);
+    out.push(' ');
+    out.push_str(MONTHS[(m - 1) as usize]);
+    out.push(' ');
+    if y > 9999 {
+        // Past any timestamp this store writes (MAX_TIMESTAMP), still printed whole.
+        out.push_str(&y.to_string());
+    } else {
+        digits(&mut out, y, 4);
+    }
+    for (sep, v) in [(' ', s / 3600), (':', s % 3600 / 60), (':', s % 60)] {
+        out.push(sep);
+        digits(&mut out, v, 2);
+    }
+    out.push_str(" GMT");
+    out
 }
 
 /// Parses an HTTP-date in any of the three forms RFC 9110 §5.6.7 says a recipient must accept
@@ -212,6 +229,8 @@ mod tests {
     fn http_dates() {
         assert_eq!(format_http_date(784_111_777_000), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(format_http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(format_http_date(253_402_300_799_000), "Fri, 31 Dec 9999 23:59:59 GMT");
+        assert_eq!(format_http_date(253_402_300_800_000), "Sat, 01 Jan 10000 00:00:00 GMT");
         assert_eq!(format_http_date(951_782_400_999), "Tue, 29 Feb 2000 00:00:00 GMT");
         // The three forms of RFC 9110 §5.6.7 name the same instant.
         for s in ["Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {

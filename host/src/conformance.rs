@@ -627,7 +627,7 @@ pub fn metadata_suite(m: &(dyn Metadata + Sync), caps: MetadataCaps) {
 }
 
 /// A fresh record; `created_at` also seeds the id so ids sort like creation times.
-fn record(bucket: &str, name: &str, created_at: Timestamp) -> Record {
+pub(crate) fn record(bucket: &str, name: &str, created_at: Timestamp) -> Record {
     let id = ids::new_id(created_at);
     Record {
         logical_ref: format!("noetl://artifact/{id}"),

@@ -25,6 +25,7 @@
 //! Errors are small JSON bodies: `{"error":{"status":403,"kind":"forbidden","message":"…"}}`.
 
 use crate::codec::{self, BlobSource, Verifier};
+use crate::encoding::decimal;
 use crate::model::{ByteRange, Compression, Error, Record};
 use crate::sign::{self, Config, Keys, PATH_PREFIX};
 use crate::store::{Reader, Store};
@@ -270,7 +271,7 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, now_ms: u64) -> Re
     };
     let size = rec.bytes;
     let gzip_stored = rec.compression == Compression::Gzip;
-    let base_etag = format!("\"{}\"", rec.sha256);
+    let base_etag = ["\"", rec.sha256.as_str(), "\""].concat();
 
     // Range: the request's (unless If-Range says the representation changed), else the grant's.
     // Range is defined for GET only (RFC 9110 §14.2): a HEAD describes the whole body.
@@ -288,7 +289,7 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, now_ms: u64) -> Re
     let mut headers: Vec<(String, String)> = vec![
         ("etag".into(), etag.clone()),
         ("last-modified".into(), crate::time::format_http_date(rec.updated_at)),
-        ("cache-control".into(), format!("private, max-age={max_age}")),
+        ("cache-control".into(), ["private, max-age=", decimal(max_age, &mut [0; 20])].concat()),
         ("accept-ranges".into(), "bytes".into()),
         ("x-content-type-options".into(), "nosniff".into()),
     ];
@@ -344,7 +345,7 @@ pub fn handle(store: &Store, cfg: &dyn Config, req: &Request, now_ms: u64) -> Re
             headers.push(("content-encoding".into(), "gzip".into()));
             headers.push(("content-length".into(), n.to_string()));
         }
-        None => headers.push(("content-length".into(), len.to_string())),
+        None => headers.push(("content-length".into(), decimal(len, &mut [0; 20]).into())),
     }
     if head || len == 0 {
         touch(&rec);

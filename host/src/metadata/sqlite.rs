@@ -55,10 +55,19 @@ fn claim_sql(s: &str) -> String {
     s.replace('$', "?")
 }
 
-/// The record columns, in `Record` field order (location as driver, uri).
-const COLUMNS: &str = "id, bucket, name, logical_ref, kind, content_type, compression, bytes, \
-    stored_bytes, sha256, driver, uri, scope, store_tier, execution_id, created_by, created_at, \
-    updated_at, expires_at, preview, extracted";
+/// The record columns, in `Record` field order (location as driver, uri); a macro so that the
+/// lookups below are constants (every signed read runs one: no `format!` per read).
+macro_rules! columns {
+    () => {
+        "id, bucket, name, logical_ref, kind, content_type, compression, bytes, \
+         stored_bytes, sha256, driver, uri, scope, store_tier, execution_id, created_by, created_at, \
+         updated_at, expires_at, preview, extracted"
+    };
+}
+const COLUMNS: &str = columns!();
+const BY_ID: &str = concat!("SELECT ", columns!(), " FROM artifacts WHERE id = ?1");
+const BY_REF: &str = concat!("SELECT ", columns!(), " FROM artifacts WHERE logical_ref = ?1");
+const BY_NAME: &str = concat!("SELECT ", columns!(), " FROM artifacts WHERE bucket = ?1 AND name = ?2");
 
 /// How long a connection waits for another one's lock before it answers "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -176,8 +185,43 @@ pub struct SqliteMetadata {
     // Declared first so that it stops (and closes its connection) before `conn` closes: the last
     // connection to close checkpoints and removes the WAL.
     checkpointer: Option<Checkpointer>,
+    /// Idle connections for the lookups by id, ref and name, so that concurrent reads (every
+    /// signed GET of `artifact serve` runs one) neither wait on `conn`'s mutex nor on each other.
+    /// Empty for an in-memory database (each connection would open a database of its own).
+    readers: Readers,
     conn: Mutex<Connection>,
     touches: Mutex<Touches>,
+}
+
+/// A pool of read connections to one database file: a read takes one (opening it when none is
+/// idle) and gives it back, at most [`Readers::MAX_IDLE`] are kept. Each read is its own
+/// transaction, so it sees every write committed before it began, by any connection or process
+/// (a deleted artifact is not found by the next read).
+struct Readers {
+    path: Option<String>,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    const MAX_IDLE: usize = 8;
+
+    fn open(&self) -> Result<Option<Connection>, Error> {
+        let Some(path) = &self.path else { return Ok(None) };
+        if let Some(c) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(Some(c));
+        }
+        let c = Connection::open(path).map_err(|e| Error::Metadata(format!("open {path}: {e}")))?;
+        c.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+        c.set_prepared_statement_cache_capacity(16);
+        Ok(Some(c))
+    }
+
+    fn give_back(&self, c: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < Self::MAX_IDLE {
+            idle.push(c);
+        }
+    }
 }
 
 /// Reads counted and not written yet: id → (latest time, count), and when the oldest came.
@@ -319,6 +363,11 @@ impl SqliteMetadata {
         };
         Ok(SqliteMetadata {
             checkpointer,
+            // Only in WAL mode do readers never block the writer (nor it them).
+            readers: Readers {
+                path: path.filter(|_| mode.eq_ignore_ascii_case("wal")).map(str::to_string),
+                idle: Mutex::new(Vec::new()),
+            },
             conn: Mutex::new(conn),
             touches: Mutex::new(Touches::default()),
         })
@@ -333,6 +382,18 @@ impl SqliteMetadata {
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One record by `sql` on a read connection of the pool (on `conn` in memory).
+    fn lookup(&self, sql: &str, args: &[&dyn ToSql]) -> Result<Option<Record>, Error> {
+        match self.readers.open()? {
+            Some(c) => {
+                let r = select_one(&c, sql, args);
+                self.readers.give_back(c);
+                r
+            }
+            None => select_one(&self.conn(), sql, args),
+        }
     }
 
     /// Runs `f` in an immediate (write-locked) transaction: claims on one URI never interleave,
@@ -483,12 +544,6 @@ fn select_one(conn: &Connection, sql: &str, args: &[&dyn ToSql]) -> Result<Optio
     st.query_row(args, row_to_record).optional().map_err(db_err)
 }
 
-const BY_NAME: &str = "SELECT {cols} FROM artifacts WHERE bucket = ?1 AND name = ?2";
-
-fn by_name_sql() -> String {
-    BY_NAME.replace("{cols}", COLUMNS)
-}
-
 impl Metadata for SqliteMetadata {
     fn insert_if_absent(&self, rec: &Record) -> Result<Inserted, Error> {
         let values = record_values(rec)?;
@@ -518,7 +573,7 @@ impl Metadata for SqliteMetadata {
             },
             // Lost to an existing (bucket, name), or hit another unique key: if (bucket, name)
             // is taken that row wins either way, otherwise the id or ref collided.
-            other => match select_one(&tx, &by_name_sql(), &[&rec.bucket, &rec.name])? {
+            other => match select_one(&tx, BY_NAME, &[&rec.bucket, &rec.name])? {
                 Some(winner) => Inserted {
                     record: winner,
                     created: false,
@@ -567,17 +622,15 @@ impl Metadata for SqliteMetadata {
     }
 
     fn get_by_id(&self, id: &str) -> Result<Option<Record>, Error> {
-        let sql = format!("SELECT {COLUMNS} FROM artifacts WHERE id = ?1");
-        select_one(&self.conn(), &sql, &[&id])
+        self.lookup(BY_ID, &[&id])
     }
 
     fn get_by_ref(&self, logical_ref: &str) -> Result<Option<Record>, Error> {
-        let sql = format!("SELECT {COLUMNS} FROM artifacts WHERE logical_ref = ?1");
-        select_one(&self.conn(), &sql, &[&logical_ref])
+        self.lookup(BY_REF, &[&logical_ref])
     }
 
     fn get_by_name(&self, bucket: &str, name: &str) -> Result<Option<Record>, Error> {
-        select_one(&self.conn(), &by_name_sql(), &[&bucket, &name])
+        self.lookup(BY_NAME, &[&bucket, &name])
     }
 
     fn list(&self, q: &ListQuery) -> Result<Page, Error> {
@@ -690,6 +743,29 @@ impl Metadata for SqliteMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lookups run on the pool's connections: they neither wait for a write holding the main
+    /// connection nor miss what it committed, and a deleted record is gone for the next one.
+    #[test]
+    fn lookups_do_not_wait_for_the_writer_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Arc::new(SqliteMetadata::open(dir.path().join("m.sqlite").to_str().unwrap()).unwrap());
+        let rec = crate::conformance::record("b", "n", 1_000);
+        assert!(m.insert_if_absent(&rec).unwrap().created);
+        let held = m.conn();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (m2, id) = (m.clone(), rec.id.clone());
+        std::thread::spawn(move || {
+            let found = [m2.get_by_id(&id), m2.get_by_ref(&format!("noetl://artifact/{id}")), m2.get_by_name("b", "n")];
+            let _ = tx.send(found.map(|r| r.unwrap().map(|r| r.id)));
+        });
+        let found = rx.recv_timeout(Duration::from_secs(10)).expect("a lookup waited for the writer's connection");
+        assert_eq!(found, [Some(rec.id.clone()), Some(rec.id.clone()), Some(rec.id.clone())]);
+        drop(held);
+        assert!(m.delete(&rec.id).unwrap());
+        assert_eq!(m.get_by_id(&rec.id).unwrap(), None);
+        assert_eq!(m.get_by_name("b", "n").unwrap(), None);
+    }
 
     #[test]
     fn prefix_successor_bounds_every_extension() {
