@@ -235,9 +235,13 @@ impl BlobSource {
         if self.offset >= ix.object_size {
             return Err(Error::Integrity(format!("read of {} past its indexed size {}", self.uri, ix.object_size)));
         }
-        // The whole chunks under what is left of the range, up to READ_CHUNK bytes per round.
+        // The whole chunks under what is left of the range, up to READ_CHUNK bytes per round and
+        // no more than the chunks under the `max` bytes asked for: a caller that streams in small
+        // pieces (the HTTP server, 256 KiB) then gets each piece from its own storage read, with
+        // no remainder copied aside, and its heap stays as small as one piece.
         let want_end = self.offset.saturating_add(self.remaining).min(ix.object_size);
-        let end = want_end.div_ceil(cs).saturating_mul(cs).min(ix.object_size).min(start + READ_CHUNK.max(cs));
+        let per_round = (self.offset - start).saturating_add(max).div_ceil(cs).saturating_mul(cs).clamp(cs, READ_CHUNK.max(cs));
+        let end = want_end.div_ceil(cs).saturating_mul(cs).min(ix.object_size).min(start + per_round);
         let bytes = self.read_verified(ix, start, end)?;
         let from = (self.offset - start) as usize;
         let take = (end - self.offset).min(self.remaining) as usize;

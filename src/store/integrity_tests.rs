@@ -383,38 +383,7 @@ fn small_objects_read_without_stat_still_prove_their_size() {
 /// small object stored as is (no `stat`, no index object).
 #[test]
 fn a_small_read_is_one_storage_call() {
-    use std::cell::RefCell;
-    struct Counting(MemStorage, RefCell<Vec<&'static str>>);
-    impl Storage for Counting {
-        fn drivers(&self) -> Vec<String> {
-            self.0.drivers()
-        }
-        fn create_writer(&self, d: &str) -> Result<Box<dyn crate::backend::BlobWriter + Send>, Error> {
-            self.0.create_writer(d)
-        }
-        fn read(&self, u: &str, o: u64, l: u64) -> Result<Vec<u8>, Error> {
-            self.1.borrow_mut().push("read");
-            self.0.read(u, o, l)
-        }
-        fn read_chunks(&self, u: &str, o: u64, l: u64, c: u64) -> Result<(Vec<u8>, Vec<crate::digest::Sha>), Error> {
-            self.1.borrow_mut().push("read-chunks");
-            self.0.read_chunks(u, o, l, c)
-        }
-        fn stat(&self, u: &str) -> Result<Option<u64>, Error> {
-            self.1.borrow_mut().push("stat");
-            self.0.stat(u)
-        }
-        fn list_objects(&self, p: &str, c: Option<&str>, l: u32) -> Result<(Vec<String>, Option<String>), Error> {
-            self.0.list_objects(p, c, l)
-        }
-        fn delete(&self, u: &str) -> Result<bool, Error> {
-            self.0.delete(u)
-        }
-        fn collect_staging(&self, b: Timestamp) -> Result<u32, Error> {
-            self.0.collect_staging(b)
-        }
-    }
-    let counting = Rc::new(Counting(MemStorage::default(), RefCell::new(Vec::new())));
+    let counting = Rc::new(Counting::default());
     let st = Store::new(counting.clone(), Rc::new(MemMetadata::default()));
     let data = body(4096, 9);
     let id = put(&st, &data, |_| {}).record.id;
@@ -422,7 +391,75 @@ fn a_small_read_is_one_storage_call() {
         counting.1.borrow_mut().clear();
         let got = st.get(&id, &GetOptions { range, mode: Some(Mode::Bytes), ..Default::default() }).unwrap();
         assert!(matches!(got.data, Body::Bytes(ref b) if b == want));
-        assert_eq!(*counting.1.borrow(), vec!["read-chunks"], "{range:?}");
+        assert_eq!(counting.ops(), vec!["read-chunks"], "{range:?}");
+    }
+}
+
+/// A reader asked for pieces of one chunk (as the HTTP server streams) reads one chunk per
+/// piece from storage, none ahead: nothing is read twice or copied aside, and the heap holds one
+/// piece. A caller asking for more gets up to 4 MiB (`READ_CHUNK`) per storage read.
+#[test]
+fn a_streamed_read_asks_storage_for_the_piece_it_hands_out() {
+    let counting = Rc::new(Counting::default());
+    let st = Store::new(counting.clone(), Rc::new(MemMetadata::default()));
+    let data = body(4 * crate::chunks::CHUNK as usize + 100, 3);
+    let id = put(&st, &data, |_| {}).record.id;
+    let cs = crate::chunks::CHUNK;
+    for (piece, want_lens) in [(cs, vec![cs, cs, cs, cs, 100]), (4 * cs, vec![4 * cs, 100]), (64 << 20, vec![4 * cs + 100])] {
+        let mut r = st.open_reader(&id, &GetOptions::default()).unwrap();
+        counting.1.borrow_mut().clear();
+        let mut got = Vec::new();
+        loop {
+            let c = r.read(piece as usize).unwrap();
+            if c.is_empty() {
+                break;
+            }
+            assert!(c.len() as u64 <= piece);
+            got.extend_from_slice(&c);
+        }
+        assert!(got == data, "piece {piece}");
+        let lens: Vec<u64> = counting.1.borrow().iter().filter(|(op, _)| *op == "read-chunks").map(|(_, l)| *l).collect();
+        assert_eq!(lens, want_lens, "piece {piece}");
+    }
+}
+
+/// A storage that logs each call (and the length each read asked for).
+#[derive(Default)]
+struct Counting(MemStorage, std::cell::RefCell<Vec<(&'static str, u64)>>);
+
+impl Counting {
+    fn ops(&self) -> Vec<&'static str> {
+        self.1.borrow().iter().map(|(op, _)| *op).collect()
+    }
+}
+
+impl Storage for Counting {
+    fn drivers(&self) -> Vec<String> {
+        self.0.drivers()
+    }
+    fn create_writer(&self, d: &str) -> Result<Box<dyn crate::backend::BlobWriter + Send>, Error> {
+        self.0.create_writer(d)
+    }
+    fn read(&self, u: &str, o: u64, l: u64) -> Result<Vec<u8>, Error> {
+        self.1.borrow_mut().push(("read", l));
+        self.0.read(u, o, l)
+    }
+    fn read_chunks(&self, u: &str, o: u64, l: u64, c: u64) -> Result<(Vec<u8>, Vec<crate::digest::Sha>), Error> {
+        self.1.borrow_mut().push(("read-chunks", l));
+        self.0.read_chunks(u, o, l, c)
+    }
+    fn stat(&self, u: &str) -> Result<Option<u64>, Error> {
+        self.1.borrow_mut().push(("stat", 0));
+        self.0.stat(u)
+    }
+    fn list_objects(&self, p: &str, c: Option<&str>, l: u32) -> Result<(Vec<String>, Option<String>), Error> {
+        self.0.list_objects(p, c, l)
+    }
+    fn delete(&self, u: &str) -> Result<bool, Error> {
+        self.0.delete(u)
+    }
+    fn collect_staging(&self, b: Timestamp) -> Result<u32, Error> {
+        self.0.collect_staging(b)
     }
 }
 
