@@ -21,7 +21,7 @@ use super::{Inserted, Metadata};
 use artifact_component::backend::{clamp_limit, cursor, page};
 use artifact_component::model::*;
 use rusqlite::types::{ToSql, Value};
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -187,33 +187,41 @@ pub struct SqliteMetadata {
     checkpointer: Option<Checkpointer>,
     /// Idle connections for the lookups by id, ref and name, so that concurrent reads (every
     /// signed GET of `artifact serve` runs one) neither wait on `conn`'s mutex nor on each other.
-    /// Empty for an in-memory database (each connection would open a database of its own).
+    /// Unused for an in-memory database (each connection would open a database of its own).
     readers: Readers,
     conn: Mutex<Connection>,
     touches: Mutex<Touches>,
 }
 
 /// A pool of read connections to one database file: a read takes one (opening it when none is
-/// idle) and gives it back, at most [`Readers::MAX_IDLE`] are kept. Each read is its own
-/// transaction, so it sees every write committed before it began, by any connection or process
-/// (a deleted artifact is not found by the next read).
+/// idle) and gives it back, at most [`Readers::MAX_IDLE`] are kept (with at most 512 KiB of page
+/// cache each). Each read is its own transaction, so it sees every write committed before it
+/// began, by any connection or process (a deleted artifact is not found by the next read).
 struct Readers {
     path: Option<String>,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl Readers {
-    const MAX_IDLE: usize = 8;
+    /// Enough for the threads that run instances at once (each holds one only for a lookup);
+    /// each idle connection keeps two descriptors (database and WAL) open.
+    const MAX_IDLE: usize = 4;
 
-    fn open(&self) -> Result<Option<Connection>, Error> {
-        let Some(path) = &self.path else { return Ok(None) };
+    /// An idle connection, else a new one; `None` in memory or when none can be opened (out
+    /// of file descriptors, the database file gone): the caller then reads on the main
+    /// connection, as before the pool, rather than failing the read.
+    fn take(&self) -> Option<Connection> {
+        let path = self.path.as_ref()?;
         if let Some(c) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
-            return Ok(Some(c));
+            return Some(c);
         }
-        let c = Connection::open(path).map_err(|e| Error::Metadata(format!("open {path}: {e}")))?;
-        c.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+        let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX).ok()?;
+        c.busy_timeout(BUSY_TIMEOUT).ok()?;
+        // A lookup touches a handful of index and table pages: 512 KiB of page cache holds the
+        // hot ones, and bounds what the pool keeps (SQLite's default is 2 MiB per connection).
+        c.pragma_update(None, "cache_size", -512).ok()?;
         c.set_prepared_statement_cache_capacity(16);
-        Ok(Some(c))
+        Some(c)
     }
 
     fn give_back(&self, c: Connection) {
@@ -384,9 +392,10 @@ impl SqliteMetadata {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// One record by `sql` on a read connection of the pool (on `conn` in memory).
+    /// One record by `sql` on a read connection of the pool (on `conn` in memory, or when the
+    /// pool cannot open one).
     fn lookup(&self, sql: &str, args: &[&dyn ToSql]) -> Result<Option<Record>, Error> {
-        match self.readers.open()? {
+        match self.readers.take() {
             Some(c) => {
                 let r = select_one(&c, sql, args);
                 self.readers.give_back(c);
@@ -743,6 +752,22 @@ impl Metadata for SqliteMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reader that cannot be opened (here: the database file was moved away; in a server, out
+    /// of descriptors) leaves the lookup to the main connection: it answers, and no empty
+    /// database is created in the file's place.
+    #[test]
+    fn a_lookup_falls_back_to_the_main_connection_when_no_reader_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sqlite");
+        let m = SqliteMetadata::open(path.to_str().unwrap()).unwrap();
+        let rec = crate::conformance::record("b", "n", 1_000);
+        assert!(m.insert_if_absent(&rec).unwrap().created);
+        std::fs::rename(&path, dir.path().join("moved.sqlite")).unwrap();
+        assert_eq!(m.get_by_id(&rec.id).unwrap().map(|r| r.id), Some(rec.id.clone()));
+        assert_eq!(m.get_by_name("b", "n").unwrap().map(|r| r.id), Some(rec.id));
+        assert!(!path.exists(), "a reader created a database in the moved one's place");
+    }
 
     /// Lookups run on the pool's connections: they neither wait for a write holding the main
     /// connection nor miss what it committed, and a deleted record is gone for the next one.

@@ -138,7 +138,8 @@ fn a_token_scoped_to_one_bucket_cannot_touch_another() {
 fn a_large_put_through_the_api_streams_in_bounded_memory() {
     let _heavy = crate::common::heavy();
     let mib = super::big_upload_mib();
-    let server = Home::new().serve_api(&tokens());
+    let home = Home::new();
+    let server = home.serve_api(&tokens());
     let peak = server.put_big("/v1/api/put?bucket=vendor&name=big.bin", &format!("Authorization: Bearer {WRITER}\r\n"), mib);
     eprintln!("API put of {mib} MiB: server peak RSS {} MiB", peak >> 20);
 }

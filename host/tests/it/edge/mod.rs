@@ -156,7 +156,11 @@ impl Server {
             let mut b = block.clone();
             b[..8].copy_from_slice(&(i as u64).to_le_bytes());
             sha.update(&b);
-            s.write_all(&b).unwrap();
+            if let Err(e) = s.write_all(&b) {
+                let mut answer = String::new();
+                let _ = s.read_to_string(&mut answer);
+                panic!("write of block {i} failed: {e}; answer: {}", answer.replace("\r\n", " | "));
+            }
         }
         let mut answer = String::new();
         s.read_to_string(&mut answer).unwrap();
