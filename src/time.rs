@@ -50,26 +50,23 @@ pub fn format_http_date(ms: Timestamp) -> String {
     let s = secs.rem_euclid(86_400);
     // Pushed piece by piece (every response carries one: no `format!` per request).
     let mut out = String::with_capacity(29);
-    let digits = |out: &mut String, n: i64, width: u32| {
-        for k in (0..width).rev() {
-            out.push((b'0' + (n / 10i64.pow(k) % 10) as u8) as char);
-        }
+    // (Every field is non-negative: `ms` is unsigned.)
+    let padded = |out: &mut String, n: i64, width: usize| {
+        let mut buf = [0; 20];
+        let digits = crate::encoding::decimal(n as u64, &mut buf);
+        out.extend(std::iter::repeat_n('0', width.saturating_sub(digits.len())));
+        out.push_str(digits);
     };
     out.push_str(WEEKDAYS[days.rem_euclid(7) as usize]);
     out.push_str(", ");
-    digits(&mut out, d as i64, 2);
+    padded(&mut out, d as i64, 2);
     out.push(' ');
     out.push_str(MONTHS[(m - 1) as usize]);
     out.push(' ');
-    if y > 9999 {
-        // Past any timestamp this store writes (MAX_TIMESTAMP), still printed whole.
-        out.push_str(&y.to_string());
-    } else {
-        digits(&mut out, y, 4);
-    }
+    padded(&mut out, y, 4);
     for (sep, v) in [(' ', s / 3600), (':', s % 3600 / 60), (':', s % 60)] {
         out.push(sep);
-        digits(&mut out, v, 2);
+        padded(&mut out, v, 2);
     }
     out.push_str(" GMT");
     out
