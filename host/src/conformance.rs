@@ -276,11 +276,22 @@ pub fn storage_ranged_reads(s: &dyn Storage) {
             want.len()
         );
     }
-    assert_eq!(
-        s.read(&uri, u64::MAX, u64::MAX).unwrap(),
-        Vec::<u8>::new(),
-        "storage: read at u64::MAX"
-    );
+    for len in [10, u64::MAX] {
+        assert_eq!(
+            s.read(&uri, u64::MAX, len).unwrap(),
+            Vec::<u8>::new(),
+            "storage: read({len}) at u64::MAX"
+        );
+    }
+    // A "directory" (the prefix of another object) is no object, for small and large reads.
+    let inner = format!("{base}ranged-dir/inner");
+    assert!(put(s, &driver, &inner, b"x", Publish::IfAbsent));
+    for len in [10, u64::MAX] {
+        assert!(
+            matches!(s.read(&format!("{base}ranged-dir"), 0, len), Err(Error::NotFound(_))),
+            "storage: read({len}) of a prefix is not NotFound"
+        );
+    }
 }
 
 /// Delete returns whether something was there; the object is gone afterwards.

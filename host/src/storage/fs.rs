@@ -300,8 +300,11 @@ impl Storage for FsStorage {
             return Ok(Vec::new());
         }
         let len = len.min(READ_CAP).min(size - offset);
-        f.seek(SeekFrom::Start(offset))
-            .map_err(|e| io_err("seek", &path, e))?;
+        if offset > 0 {
+            // A fresh descriptor is at 0 already: whole reads (every small GET) skip the call.
+            f.seek(SeekFrom::Start(offset))
+                .map_err(|e| io_err("seek", &path, e))?;
+        }
         let mut buf = Vec::with_capacity(len as usize);
         f.take(len)
             .read_to_end(&mut buf)
