@@ -191,6 +191,42 @@ fn a_squatted_content_address_is_replaced_not_trusted() {
     }
 }
 
+/// A streamed read fetches its object piece by piece: when an overwrite in place (a template
+/// path) or an rm lands between two pieces, the read either ends with exactly the old version
+/// or fails, and whatever it handed out is the old version's, never a mix of the two.
+#[test]
+fn an_overwrite_or_rm_between_two_pieces_never_mixes_versions() {
+    let n = (crate::chunks::CHUNK as usize) * 3 + 12345;
+    let (old, new) = (body(n, 1), body(n, 2));
+    let named = |o: &mut PutOptions| {
+        o.name = Some("t".into());
+        o.store = Some("mem://shared/{{ name }}".into());
+        o.if_exists = Some(IfExists::Overwrite);
+    };
+    for what in ["overwrite", "rm"] {
+        let (st, _, _) = store();
+        let p = put(&st, &old, named);
+        let mut r = st.open_reader(&p.record.id, &GetOptions::default()).unwrap();
+        let mut got = r.read(100_000).unwrap();
+        if what == "overwrite" {
+            assert_eq!(put(&st, &new, named).record.location.uri, p.record.location.uri, "replaced in place");
+        } else {
+            st.delete(&p.record.id).unwrap();
+        }
+        let end = loop {
+            match r.read(100_000) {
+                Ok(c) if c.is_empty() => break Ok(()),
+                Ok(c) => got.extend_from_slice(&c),
+                Err(e) => break Err(e),
+            }
+        };
+        match end {
+            Ok(()) => assert!(got == old, "{what}: the read finished with other bytes than the old version"),
+            Err(_) => assert!(old.starts_with(&got), "{what}: a byte of another version was handed out"),
+        }
+    }
+}
+
 #[test]
 fn overwrite_replaces_only_its_own_object() {
     let (st, mem, _) = store();
