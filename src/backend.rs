@@ -111,6 +111,53 @@ pub trait Metadata {
     fn stale_claims(&self, before: Timestamp, limit: u32) -> Result<Vec<String>, Error>;
 }
 
+/// A shared backend is a backend: native hosts keep theirs in an `Arc` (shared by threads) and
+/// hand the engine a clone (`Rc::new(arc.clone())`).
+impl<M: Metadata + ?Sized> Metadata for std::sync::Arc<M> {
+    fn insert_if_absent(&self, rec: &Record) -> Result<Inserted, Error> {
+        (**self).insert_if_absent(rec)
+    }
+    fn update(&self, rec: &Record) -> Result<(), Error> {
+        (**self).update(rec)
+    }
+    fn get_by_id(&self, id: &str) -> Result<Option<Record>, Error> {
+        (**self).get_by_id(id)
+    }
+    fn get_by_ref(&self, logical_ref: &str) -> Result<Option<Record>, Error> {
+        (**self).get_by_ref(logical_ref)
+    }
+    fn get_by_name(&self, bucket: &str, name: &str) -> Result<Option<Record>, Error> {
+        (**self).get_by_name(bucket, name)
+    }
+    fn list(&self, q: &ListQuery) -> Result<Page, Error> {
+        (**self).list(q)
+    }
+    fn summary(&self, bucket: &str) -> Result<BucketSummary, Error> {
+        (**self).summary(bucket)
+    }
+    fn delete(&self, id: &str) -> Result<bool, Error> {
+        (**self).delete(id)
+    }
+    fn touch(&self, id: &str, at: Timestamp) -> Result<(), Error> {
+        (**self).touch(id, at)
+    }
+    fn pin_object(&self, uri: &str, holder: &str, now: Timestamp, until: Timestamp) -> Result<bool, Error> {
+        (**self).pin_object(uri, holder, now, until)
+    }
+    fn unpin_object(&self, uri: &str, holder: &str) -> Result<(), Error> {
+        (**self).unpin_object(uri, holder)
+    }
+    fn claim_delete(&self, uri: &str, now: Timestamp, until: Timestamp) -> Result<bool, Error> {
+        (**self).claim_delete(uri, now, until)
+    }
+    fn finish_delete(&self, uri: &str) -> Result<(), Error> {
+        (**self).finish_delete(uri)
+    }
+    fn stale_claims(&self, before: Timestamp, limit: u32) -> Result<Vec<String>, Error> {
+        (**self).stale_claims(before, limit)
+    }
+}
+
 /// The claims on one object URI (WIT `metadata`, "object claims"), as a value: the in-memory
 /// backends keep one per URI and apply these rules; SQL backends express the same rules as
 /// statements in one transaction. Pins are keyed by holder; at most one delete claim.

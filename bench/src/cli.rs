@@ -333,6 +333,10 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
     targets.push((Target::Carried4k, port, carried));
     targets.push((Target::Serve1m, port, paths[1].clone()));
     let port = free_port()?;
+    servers.push(start_serve(cmd(), port, &["--native".as_ref()])?);
+    targets.push((Target::Native4k, port, paths[0].clone()));
+    targets.push((Target::Native1m, port, paths[1].clone()));
+    let port = free_port()?;
     servers.push(start_serve(cmd(), port, &reuse)?);
     targets.push((Target::Reuse4k, port, paths[0].clone()));
     targets.push((Target::Reuse1m, port, paths[1].clone()));
@@ -398,6 +402,23 @@ pub fn http(o: &Opts) -> Result<Vec<Row>, String> {
     if let Some(w) = get(Target::Reuse4k) {
         rows.push(versus_null(format!("4 signed GET 4 KiB vs the null handler, both `serve --reuse {REUSE}` ({how})"), w, get(Target::NullReuse)));
     }
+    // The same handler compiled into the server (`serve --native`, no sandbox): how much of
+    // each row is the component, and what the read itself costs against the server's floor.
+    if let (Some(nat4), Some(nat1)) = (get(Target::Native4k), get(Target::Native1m)) {
+        let native = |what: &str| format!("4 signed GET {what} ({how})");
+        rows.push(
+            Row::new(native("4 KiB: the component vs the same handler compiled into the server, `serve --native`"), tag(s4), format!("{} native handler", tag(nat4)))
+                .ratio_info(s4.rps / nat4.rps),
+        );
+        if let Some(z) = get(Target::Null) {
+            rows.push(
+                Row::new(native("4 KiB, native handler vs the null wasi:http handler"), tag(nat4), format!("{:.0} rps null handler", z.rps))
+                    .ratio_info(nat4.rps / z.rps),
+            );
+        }
+        rows.push(Row::new(native("4 KiB, native handler vs nginx"), tag(nat4), format!("{:.0} rps nginx static", n4.rps)).ratio_info(nat4.rps / n4.rps));
+        rows.push(Row::new(native("1 MiB, native handler vs nginx"), tag(nat1), format!("{:.0} rps nginx static", n1.rps)).ratio_info(nat1.rps / n1.rps));
+    }
     rows.push(postgres_carried_row(o, &bin, &dir, key, secs));
     rows.push(spin_row(&dir, &www.join(format!("f{}", 4 << 10)), key, s4, secs));
     rows.push(spin_null_row(&dir, s4, secs));
@@ -420,6 +441,9 @@ enum Target {
     Serve1m,
     Reuse4k,
     Reuse1m,
+    /// The same URLs under `artifact serve --native` (the handler compiled into the server).
+    Native4k,
+    Native1m,
     /// The null `wasi:http` handler (bench/null-handler, built by scripts/bench.sh, path in
     /// `ARTIFACT_BENCH_NULL_WASM`) under `artifact serve --component`: the server's own floor.
     Null,

@@ -59,6 +59,7 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
         retry_after_secs: 1,
         drain: duration("drain", "10s")?,
         reuse: 0,
+        native: false,
     };
     let console_rt = builder()?.build()?;
     let edge = EdgeServer::new(builder()?.pooling(instances as u32), opts)?;

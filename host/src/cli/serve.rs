@@ -60,8 +60,13 @@ pub struct Args {
     /// Serve another `wasi:http` component (a `.wasm` file) with the same server instead of the
     /// embedded edge component: `benches/`'s null handler measures the server's own floor this
     /// way. It may import what the edge component may (WASI, `wasi:http`, the store's imports).
-    #[arg(long, value_name = "WASM")]
+    #[arg(long, value_name = "WASM", conflicts_with = "native")]
     pub component: Option<std::path::PathBuf>,
+    /// For benchmarks only: answer with the same handler compiled into this binary, outside any
+    /// sandbox, instead of the component (benches/README.md compares the two). Reads only: a
+    /// request with a body gets 501. Bodies are built whole before they are sent.
+    #[arg(long)]
+    pub native: bool,
 }
 
 pub(crate) fn duration(what: &str, s: &str) -> Result<Duration, HostError> {
@@ -71,6 +76,9 @@ pub(crate) fn duration(what: &str, s: &str) -> Result<Duration, HostError> {
 }
 
 pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
+    if a.native && a.reuse > 0 {
+        return Err(Error::InvalidArgument("--native has no instances to reuse: drop --reuse".into()).into());
+    }
     raise_fd_limit();
     let instances = a.max_instances.max(1);
     let opts = ServeOptions {
@@ -86,6 +94,7 @@ pub fn run(env: &Env, a: Args) -> Result<(), HostError> {
         retry_after_secs: 1,
         drain: duration("--drain", &a.drain)?,
         reuse: a.reuse,
+        native: a.native,
     };
     let timeout = duration("--request-timeout", &a.request_timeout)?;
     let mut builder = env.builder()?.pooling(instances).limits(Limits::default().call_timeout(timeout));

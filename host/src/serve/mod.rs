@@ -39,6 +39,7 @@ pub mod accept;
 pub mod body;
 pub mod conn;
 pub mod gate;
+mod native;
 pub mod reuse;
 
 use crate::runtime::{Base, Ctx, Shared};
@@ -83,6 +84,9 @@ pub struct ServeOptions {
     /// Requests one instance may serve ([`reuse`]); 0 (the default) gives every request a fresh
     /// instance.
     pub reuse: u32,
+    /// Answer with the handler compiled into the host instead of the component ([`native`]): a
+    /// reference for benchmarks, not a serving mode (no isolation, reads only).
+    pub native: bool,
 }
 
 impl Default for ServeOptions {
@@ -100,6 +104,7 @@ impl Default for ServeOptions {
             retry_after_secs: 1,
             drain: Duration::from_secs(30),
             reuse: 0,
+            native: false,
         }
     }
 }
@@ -405,9 +410,7 @@ impl EdgeServer {
     /// when none is free. (The error is the response itself, built once and returned at once.)
     #[allow(clippy::result_large_err)]
     fn body_slot(&self, req: &hyper::Request<Incoming>) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, hyper::Response<HyperOutgoingBody>> {
-        let h = req.headers();
-        let has_body = h.get("content-length").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() != "0") || h.contains_key("transfer-encoding");
-        if !has_body {
+        if !has_body(req) {
             return Ok(None);
         }
         self.bodies.clone().try_acquire_owned().map(Some).map_err(|_| {
@@ -425,6 +428,11 @@ impl EdgeServer {
         permit: tokio::sync::OwnedSemaphorePermit,
         conn: Arc<ConnState>,
     ) -> Result<(hyper::Response<HyperOutgoingBody>, Option<u32>), wasmtime::Error> {
+        if self.opts.native {
+            let resp = native::respond(&self.shared, &req, has_body(&req));
+            drop(permit);
+            return Ok((resp, None));
+        }
         let (mut store, proxy, served) = match self.pool.as_ref().and_then(|p| p.take()) {
             Some(w) => (w.store, Some(w.proxy), w.served),
             None => {
@@ -514,6 +522,12 @@ impl EdgeServer {
             }
         }
     }
+}
+
+/// Whether `req` carries a body (a non-zero `Content-Length` or any `Transfer-Encoding`).
+fn has_body(req: &hyper::Request<Incoming>) -> bool {
+    let h = req.headers();
+    h.get("content-length").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() != "0") || h.contains_key("transfer-encoding")
 }
 
 /// A response body of bytes already in memory.

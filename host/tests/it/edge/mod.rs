@@ -19,6 +19,7 @@ use artifact_component::encoding::hex;
 mod load;
 mod api;
 mod carried;
+mod native;
 mod reuse;
 pub(crate) mod upload;
 mod nginx;

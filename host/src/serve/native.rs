@@ -1,0 +1,62 @@
+//! `artifact serve --native`: the benchmarks' reference for what the sandbox costs per request.
+//!
+//! The same handler the edge component runs ([`artifact_component::http::route`]), compiled
+//! into this binary and called on the server's own backends and config, in the same server (the
+//! same accept loop, connection limits, gate and access log). What it is not: a serving mode.
+//! Nothing isolates one request from another or from the host, there is no per-request deadline,
+//! it answers only requests without a body (uploads and API writes get `501`), and it builds a
+//! response body whole before sending the head, so a read that fails its integrity check is a
+//! `500` rather than a cut body. scripts/bench.sh (scenario 4) serves the same signed URLs both
+//! ways side by side; benches/README.md has the figures.
+
+use super::{full_body, json_error};
+use crate::runtime::Shared;
+use artifact_component::http::{self, Request, RequestBody};
+use artifact_component::store::Store;
+use hyper::body::Incoming;
+use std::rc::Rc;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// Pieces pulled from the body per call, as the edge component pulls them.
+const CHUNK: usize = 256 << 10;
+
+/// A request without a body (the only kind answered here).
+struct NoBody;
+
+impl RequestBody for NoBody {
+    fn next_chunk(&mut self, _max: usize) -> Result<Vec<u8>, String> {
+        Ok(Vec::new())
+    }
+}
+
+/// Answers `req` with the handler compiled into the host. `has_body`: the request carries one.
+pub(crate) fn respond(shared: &Shared, req: &hyper::Request<Incoming>, has_body: bool) -> hyper::Response<HyperOutgoingBody> {
+    if has_body {
+        return json_error(501, "not-implemented", "the native reference answers requests without a body only");
+    }
+    let headers: Vec<(String, Vec<u8>)> =
+        req.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec())).collect();
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let store = Store::new(Rc::new(shared.storage.clone()), Rc::new(shared.metadata.clone()));
+    let r = Request { method: req.method().as_str(), path_with_query: path, headers: &headers };
+    let mut resp = http::route(&store, &shared.config, &r, &mut NoBody, artifact_component::ids::now_ms());
+    let mut body = Vec::new();
+    loop {
+        match resp.body.next_chunk(CHUNK) {
+            Ok(c) if c.is_empty() => break,
+            Ok(c) => body.extend_from_slice(&c),
+            Err(e) => return json_error(500, e.kind(), &format!("the read failed ({})", e.kind())),
+        }
+    }
+    let mut out = hyper::Response::new(full_body(body.into()));
+    *out.status_mut() = hyper::StatusCode::from_u16(resp.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in &resp.headers {
+        match (hyper::header::HeaderName::from_bytes(k.as_bytes()), hyper::header::HeaderValue::from_str(v)) {
+            (Ok(k), Ok(v)) => {
+                out.headers_mut().append(k, v);
+            }
+            _ => return json_error(500, "internal", &format!("bad header {k:?}")),
+        }
+    }
+    out
+}
