@@ -64,7 +64,7 @@ pub struct Args {
     pub component: Option<std::path::PathBuf>,
     /// For benchmarks only: answer with the same handler compiled into this binary, outside any
     /// sandbox, instead of the component (benches/README.md compares the two). Reads only: a
-    /// request with a body gets 501. Bodies are built whole before they are sent.
+    /// request with a body gets 501. Bodies are built whole before they are sent (at most 8 MiB).
     #[arg(long)]
     pub native: bool,
 }

@@ -5,8 +5,8 @@
 //! same accept loop, connection limits, gate and access log). What it is not: a serving mode.
 //! Nothing isolates one request from another or from the host, there is no per-request deadline,
 //! it answers only requests without a body (uploads and API writes get `501`), and it builds a
-//! response body whole before sending the head, so a read that fails its integrity check is a
-//! `500` rather than a cut body. scripts/bench.sh (scenario 4) serves the same signed URLs both
+//! response body whole before sending the head (at most [`MAX_BODY`]; larger reads get `501`), so
+//! a read that fails its integrity check is a `500` rather than a cut body. scripts/bench.sh (scenario 4) serves the same signed URLs both
 //! ways side by side; benches/README.md has the figures.
 
 use super::{full_body, json_error};
@@ -19,6 +19,9 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 /// Pieces pulled from the body per call, as the edge component pulls them.
 const CHUNK: usize = 256 << 10;
+
+/// Largest body built (whole, in memory): larger reads get `501` before anything is read.
+pub(crate) const MAX_BODY: u64 = 8 << 20;
 
 /// A request without a body (the only kind answered here).
 struct NoBody;
@@ -40,10 +43,15 @@ pub(crate) fn respond(shared: &Shared, req: &hyper::Request<Incoming>, has_body:
     let store = Store::new(Rc::new(shared.storage.clone()), Rc::new(shared.metadata.clone()));
     let r = Request { method: req.method().as_str(), path_with_query: path, headers: &headers };
     let mut resp = http::route(&store, &shared.config, &r, &mut NoBody, artifact_component::ids::now_ms());
+    let too_large = || json_error(501, "not-implemented", "the native reference builds bodies whole and serves at most 8 MiB");
+    if resp.header("content-length").and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > MAX_BODY) {
+        return too_large();
+    }
     let mut body = Vec::new();
     loop {
         match resp.body.next_chunk(CHUNK) {
             Ok(c) if c.is_empty() => break,
+            Ok(c) if (body.len() + c.len()) as u64 > MAX_BODY => return too_large(),
             Ok(c) => body.extend_from_slice(&c),
             Err(e) => return json_error(500, e.kind(), &format!("the read failed ({})", e.kind())),
         }

@@ -1,6 +1,7 @@
 //! `artifact serve --native` (the benchmarks' reference: the edge handler compiled into the
 //! server) answers every read exactly as the component does, never serves a corrupted byte, and
-//! refuses what it does not do (requests with a body, `--reuse`) without storing anything.
+//! refuses what it does not do (bodies over 8 MiB, requests with a body, `--reuse`) without
+//! storing anything.
 
 use super::{get, Home, KEYS};
 use crate::common::{request, Resp};
@@ -84,6 +85,16 @@ fn the_native_reference_answers_reads_as_the_component_does() {
     assert!(!r.body.windows(64).any(|w| bad[(600 << 10) - 32..(600 << 10) + 32] == *w), "corrupted bytes were served");
     std::fs::write(&blob, &big).unwrap();
     assert_eq!(get(&format!("{}{large}", native.base), &[]).body, big);
+
+    // Bodies are built whole: past 8 MiB the reference refuses before reading, the component serves.
+    let huge = crate::common::random_bytes((8 << 20) + 1, 10);
+    let huge_id = home.put("huge.bin", &huge, &[]);
+    let huge_url = path(home.sign(&component.base, &huge_id, &[]));
+    assert_eq!(get(&format!("{}{huge_url}", native.base), &[]).status, 501);
+    let r = get(&format!("{}{huge_url}", component.base), &[("Range", "bytes=-10")]);
+    assert_eq!((r.status, r.body.as_slice()), (206, &huge[huge.len() - 10..]));
+    let r = get(&format!("{}{huge_url}", native.base), &[("Range", "bytes=-10")]);
+    assert_eq!((r.status, r.body.as_slice()), (206, &huge[huge.len() - 10..]));
 
     // Requests with a body are not the reference's business: 501, nothing stored.
     let before = home.blob_files().len();
