@@ -19,6 +19,9 @@ fn comparable(r: &Resp) -> (u16, Vec<(String, String)>, usize, String) {
     (r.status, h, r.body.len(), artifact_component::encoding::hex(&<sha2::Sha256 as sha2::Digest>::digest(&r.body)))
 }
 
+/// Method, path with query, request headers.
+type Case<'a> = (&'a str, String, Vec<(&'a str, String)>);
+
 #[test]
 fn the_native_reference_answers_reads_as_the_component_does() {
     let home = Home::new();
@@ -41,7 +44,7 @@ fn the_native_reference_answers_reads_as_the_component_does() {
     home.run(&["rm", &gone], KEYS);
     let n = data.len();
     let etag = format!("\"{}\"", artifact_component::encoding::hex(&<sha2::Sha256 as sha2::Digest>::digest(&data)));
-    let cases: Vec<(&str, String, Vec<(&str, String)>)> = vec![
+    let cases: Vec<Case> = vec![
         ("GET", plain.clone(), vec![]),
         ("HEAD", plain.clone(), vec![]),
         ("GET", plain.clone(), vec![("Range", "bytes=0-99".into())]),
