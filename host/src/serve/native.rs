@@ -5,9 +5,10 @@
 //! same accept loop, connection limits, gate and access log). What it is not: a serving mode.
 //! Nothing isolates one request from another or from the host, there is no per-request deadline,
 //! it answers only requests without a body (uploads and API writes get `501`), and it builds a
-//! response body whole before sending the head (at most [`MAX_BODY`]; larger reads get `501`), so
-//! a read that fails its integrity check is a `500` rather than a cut body. scripts/bench.sh (scenario 4) serves the same signed URLs both
-//! ways side by side; benches/README.md has the figures.
+//! response body whole before sending the head (at most [`MAX_BODY`]; larger reads get `501`),
+//! so a read that fails its integrity check is a `500` rather than a cut body.
+//! scripts/bench.sh (scenario 4) serves the same signed URLs both ways side by side;
+//! benches/README.md has the figures.
 
 use super::{full_body, json_error};
 use crate::runtime::Shared;
@@ -44,7 +45,9 @@ pub(crate) fn respond(shared: &Shared, req: &hyper::Request<Incoming>, has_body:
     let r = Request { method: req.method().as_str(), path_with_query: path, headers: &headers };
     let mut resp = http::route(&store, &shared.config, &r, &mut NoBody, artifact_component::ids::now_ms());
     let too_large = || json_error(501, "not-implemented", "the native reference builds bodies whole and serves at most 8 MiB");
-    if resp.header("content-length").and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > MAX_BODY) {
+    // HEAD and 304 have no body to build, whatever their `Content-Length` says.
+    let sized = |n: u64| n > MAX_BODY && !matches!(resp.body, http::Body::Empty);
+    if resp.header("content-length").and_then(|v| v.parse::<u64>().ok()).is_some_and(sized) {
         return too_large();
     }
     let mut body = Vec::new();

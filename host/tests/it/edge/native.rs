@@ -94,6 +94,8 @@ fn the_native_reference_answers_reads_as_the_component_does() {
     let huge_id = home.put("huge.bin", &huge, &[]);
     let huge_url = path(home.sign(&component.base, &huge_id, &[]));
     assert_eq!(get(&format!("{}{huge_url}", native.base), &[]).status, 501);
+    let h = request("HEAD", &format!("{}{huge_url}", native.base), &[]);
+    assert_eq!((h.status, h.header("content-length")), (200, Some(huge.len().to_string().as_str())));
     let r = get(&format!("{}{huge_url}", component.base), &[("Range", "bytes=-10")]);
     assert_eq!((r.status, r.body.as_slice()), (206, &huge[huge.len() - 10..]));
     let r = get(&format!("{}{huge_url}", native.base), &[("Range", "bytes=-10")]);
