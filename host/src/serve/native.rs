@@ -6,7 +6,9 @@
 //! Nothing isolates one request from another or from the host, there is no per-request deadline,
 //! it answers only requests without a body (uploads and API writes get `501`), and it builds a
 //! response body whole before sending the head (at most [`MAX_BODY`]; larger reads get `501`),
-//! so a read that fails its integrity check is a `500` rather than a cut body.
+//! so a read that fails its integrity check is a `500` rather than a cut body. A built body does
+//! not hold a request slot while a client reads it (a component instance does), so slow readers
+//! may keep up to `--max-connections` bodies of at most [`MAX_BODY`] each in memory.
 //! scripts/bench.sh (scenario 4) serves the same signed URLs both ways side by side;
 //! benches/README.md has the figures.
 
