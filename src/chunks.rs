@@ -162,6 +162,13 @@ impl ChunkIndex {
         self.object_size.saturating_sub(k.saturating_mul(self.chunk_size)).min(self.chunk_size)
     }
 
+    /// The recorded digests of chunks `first..=last`, concatenated (what WIT `read-verified`
+    /// takes); `None` when the index has no such chunks.
+    pub fn digests_of(&self, first: u64, last: u64) -> Option<Vec<u8>> {
+        let ds = self.digests.get(first as usize..=last as usize)?;
+        Some(ds.concat())
+    }
+
     /// Whether `digest` is the recorded one of chunk `k`, read whole (`len` bytes).
     pub fn matches(&self, k: u64, len: u64, digest: &Sha) -> bool {
         len > 0 && len == self.chunk_len(k) && self.digests.get(k as usize).is_some_and(|d| d == digest)

@@ -103,6 +103,19 @@ pub struct BlobSource {
     probe_end: bool,
 }
 
+/// The arguments of WIT `storage.read-verified` for the rest of a verified read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedPlan {
+    pub uri: String,
+    /// The object's size, as its index records it.
+    pub size: u64,
+    pub chunk: u64,
+    /// Recorded digests of the chunks under the range, concatenated.
+    pub expected: Vec<u8>,
+    pub offset: u64,
+    pub len: u64,
+}
+
 impl BlobSource {
     /// An unverified source (index building, content-address checks).
     pub fn new(storage: std::rc::Rc<dyn Storage>, uri: &str, offset: u64, len: u64) -> Self {
@@ -138,6 +151,26 @@ impl BlobSource {
     /// A source that checks every chunk against `index` before handing out any of its bytes.
     pub fn verified(storage: std::rc::Rc<dyn Storage>, uri: &str, offset: u64, len: u64, index: std::rc::Rc<ChunkIndex>) -> Self {
         BlobSource { index: Some(index), ..BlobSource::new(storage, uri, offset, len) }
+    }
+
+    /// What a storage host needs to stream the rest of this verified source and check it
+    /// itself (WIT `read-verified`): `None` for an unverified source, one that has handed out
+    /// bytes already, or an empty one.
+    pub fn verified_plan(&self) -> Option<VerifiedPlan> {
+        let ix = self.index.as_ref()?;
+        if self.remaining == 0 || self.stash_pos < self.stash.len() || self.pos < self.buf.len() {
+            return None;
+        }
+        let end = self.offset.checked_add(self.remaining).filter(|&e| e <= ix.object_size)?;
+        let cs = ix.chunk_size;
+        Some(VerifiedPlan {
+            uri: self.uri.clone(),
+            size: ix.object_size,
+            chunk: cs,
+            expected: ix.digests_of(self.offset / cs, (end - 1) / cs)?,
+            offset: self.offset,
+            len: self.remaining,
+        })
     }
 
     /// Next chunk of at most `max` bytes, or `None` at the end.

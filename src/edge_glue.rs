@@ -2,11 +2,15 @@
 //! request, lets [`crate::http::handle`] decide, and streams the body to the outgoing-body
 //! stream in chunks, waiting on the stream's pollable whenever `check-write` grants nothing.
 //! A body that fails mid-way (e.g. an integrity error at the end of a full read) is dropped
-//! without `finish`, so the host aborts the response instead of completing it.
+//! without `finish`, so the host aborts the response instead of completing it. Bytes stored as
+//! they are served go from storage to the body inside the host when it can stream them
+//! (`storage.read-verified`, checked there against the chunk digests the engine supplies);
+//! otherwise they pass through here.
 
 use super::bindings::exports::wasi::http::incoming_handler as wh;
 use super::bindings::wasi::http::types as ht;
-use super::bindings::wasi::io::streams::OutputStream;
+use super::bindings::artifact::store::{storage as ws, types as wt};
+use super::bindings::wasi::io::streams::{InputStream, OutputStream};
 use crate::http::{self, Body};
 
 /// Largest chunk pulled from the engine per write round.
@@ -82,7 +86,31 @@ impl http::RequestBody for IncomingBody {
     }
 }
 
-fn send(resp: http::Response, out: ht::ResponseOutparam) {
+/// A host stream of the body's checked bytes (WIT `storage.read-verified`), for a read of bytes
+/// stored as they are served: `Ok(None)` when the body is another kind or the host does not
+/// stream; `Err` when the host refused the read (its first chunk failed, or it is gone).
+fn host_stream(body: &Body) -> Result<Option<(InputStream, u64)>, crate::model::Error> {
+    let Body::Logical(r) = body else { return Ok(None) };
+    let Some(p) = r.verified_plan() else { return Ok(None) };
+    match ws::read_verified(&p.uri, p.size, p.chunk, &p.expected, p.offset, p.len) {
+        Ok(s) => Ok(s.map(|s| (s, p.len))),
+        // The record names an object that is not there (as `read-chunks` reports it).
+        Err(wt::Error::NotFound(_)) => {
+            Err(crate::model::Error::Integrity(format!("artifact {}: its stored object {} is missing", r.meta().id, p.uri)))
+        }
+        Err(e) => Err(super::err_in(e)),
+    }
+}
+
+fn send(mut resp: http::Response, out: ht::ResponseOutparam) {
+    let spliced = match host_stream(&resp.body) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("artifact edge: refusing the read: {} error: {e}", e.kind());
+            resp = http::from_error(&e);
+            None
+        }
+    };
     let list: Vec<(String, Vec<u8>)> = resp.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
     let fields = match ht::Fields::from_list(&list) {
         Ok(f) => f,
@@ -101,6 +129,20 @@ fn send(resp: http::Response, out: ht::ResponseOutparam) {
     }
     let body = r.body().expect("the body is taken once");
     let stream = body.write().expect("the stream is taken once");
+    if let Some((input, len)) = spliced {
+        // Storage to the body inside the host: as much as the stream takes now goes out with
+        // the head (see below), the rest as the client takes it.
+        let first = stream.splice(&input, len).unwrap_or(0);
+        ht::ResponseOutparam::set(out, Ok(r));
+        let ok = splice_all(&input, &stream, len - first.min(len)) && stream.blocking_flush().is_ok();
+        drop(input);
+        drop(stream);
+        drop(body_src);
+        if ok {
+            let _ = ht::OutgoingBody::finish(body, None);
+        }
+        return;
+    }
     // The first chunk is pulled, and as much of it written as the stream takes without waiting,
     // before the head is handed over: the server then sends head and body together. Head first
     // and body later made two small TCP segments, and on a server without TCP_NODELAY (Spin)
@@ -127,6 +169,32 @@ fn send(resp: http::Response, out: ht::ResponseOutparam) {
         let _ = ht::OutgoingBody::finish(body, None);
     }
     // Otherwise `body` drops unfinished and the host reports the response as failed.
+}
+
+/// Splices `left` more bytes from a host stream into the body; `false` if the stream failed
+/// (a chunk failed its check: nothing of it was passed on) or ended early, or the client went.
+fn splice_all(input: &InputStream, stream: &OutputStream, mut left: u64) -> bool {
+    use super::bindings::wasi::io::streams::StreamError;
+    let mut idle = 0;
+    while left > 0 {
+        match stream.blocking_splice(input, left) {
+            Ok(0) if idle < 16 => idle += 1,
+            Ok(0) => return false,
+            Ok(n) => {
+                idle = 0;
+                left = left.saturating_sub(n);
+            }
+            Err(StreamError::LastOperationFailed(e)) => {
+                eprintln!("artifact edge: aborting response body: {}", e.to_debug_string());
+                return false;
+            }
+            Err(StreamError::Closed) => {
+                eprintln!("artifact edge: aborting response body: the storage stream ended {left} bytes early");
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Writes the whole body, honouring backpressure; `false` if it could not be completed.

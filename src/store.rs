@@ -1031,6 +1031,18 @@ impl Reader {
         &self.meta
     }
 
+    /// How a storage host could stream this read's bytes, checking each chunk against the
+    /// index itself (WIT `read-verified`): only for bytes stored as they are read (no decoding,
+    /// so no logical digest to finish on) and before anything was read.
+    pub fn verified_plan(&self) -> Option<crate::codec::VerifiedPlan> {
+        match &self.src {
+            Source::Direct(s) if !self.done && self.hasher.is_none() && self.produced == 0 => {
+                s.verified_plan().filter(|p| p.len == self.remaining)
+            }
+            _ => None,
+        }
+    }
+
     /// The record, giving up the reader.
     pub fn into_meta(self) -> Record {
         self.meta

@@ -65,7 +65,6 @@
 //! # }
 //! ```
 
-use crate::runtime::bindings::ArtifactStore;
 use crate::runtime::Shared;
 use crate::HostError;
 use std::sync::Arc;
@@ -99,5 +98,12 @@ impl HasData for HasArtifact {
 /// Adds `artifact:store/types`, `storage`, `metadata` and `wasi:config/store` to `linker`
 /// (WASI itself is yours to add, sync or async: these imports are synchronous either way).
 pub fn add_to_linker<T: ArtifactView + 'static>(linker: &mut Linker<T>) -> Result<(), HostError> {
-    ArtifactStore::add_to_linker::<T, HasArtifact>(linker, T::artifact).map_err(|e| HostError::Load(format!("{e:#}")))
+    use crate::runtime::bindings::{artifact::store as a, wasi::config::store as config};
+    // Interface by interface: the world's own `add_to_linker` would add `wasi:io` too (the
+    // stream `storage.read-verified` returns), which is WASI's, added with the rest of WASI.
+    let load = |e: wasmtime::Error| HostError::Load(format!("{e:#}"));
+    a::types::add_to_linker::<T, HasArtifact>(linker, T::artifact).map_err(load)?;
+    a::storage::add_to_linker::<T, HasArtifact>(linker, T::artifact).map_err(load)?;
+    a::metadata::add_to_linker::<T, HasArtifact>(linker, T::artifact).map_err(load)?;
+    config::add_to_linker::<T, HasArtifact>(linker, T::artifact).map_err(load)
 }

@@ -161,7 +161,8 @@ pub fn json_response(status: u16, json: String) -> Response {
     }
 }
 
-fn from_error(e: &Error) -> Response {
+/// The error response for `e` (its status and JSON body).
+pub(crate) fn from_error(e: &Error) -> Response {
     let status = match e {
         Error::Forbidden(_) | Error::Expired(_) => 403,
         Error::NotFound(_) | Error::InvalidRef(_) => 404,

@@ -6,6 +6,7 @@ use super::bindings::artifact::store::{metadata, storage, types};
 use super::bindings::wasi::config::store as config;
 use super::convert::*;
 use crate::embed::ArtifactCtxView;
+use crate::storage::verified::VerifiedRead;
 use artifact_component::backend::{DigestWriter, Publish};
 use artifact_component::digest;
 use artifact_component::model as m;
@@ -47,6 +48,25 @@ impl storage::Host for ArtifactCtxView<'_> {
         let (bytes, chunks) =
             self.ctx.shared.storage.read_chunks(&uri, offset, len.min(cap), chunk_size).map_err(err_out)?;
         Ok(storage::ChunkedBytes { bytes, chunks: digest::flatten(&chunks) })
+    }
+    fn read_verified(
+        &mut self,
+        uri: String,
+        size: u64,
+        chunk_size: u64,
+        expected: Vec<u8>,
+        offset: u64,
+        len: u64,
+    ) -> WResult<Option<Resource<wasmtime_wasi::p2::DynInputStream>>> {
+        // The stream holds one piece: a piece larger than one call may move is read with
+        // `read-chunks` instead (which caps it).
+        if chunk_size > self.ctx.shared.limits.max_bytes_per_call {
+            return Ok(None);
+        }
+        let backend = self.ctx.shared.storage.route(&uri).map_err(err_out)?.clone();
+        let read = VerifiedRead::open(backend, &uri, size, chunk_size, &expected, offset, len).map_err(err_out)?;
+        let stream: wasmtime_wasi::p2::DynInputStream = Box::new(super::stream::VerifiedStream::new(read));
+        Ok(Some(self.table.push(stream).map_err(|e| types::Error::Storage(format!("resource table: {e}")))?))
     }
     fn stat(&mut self, uri: String) -> WResult<Option<storage::ObjectStat>> {
         use artifact_component::backend::Storage;

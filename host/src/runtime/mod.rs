@@ -8,6 +8,7 @@ pub(crate) mod bindings;
 pub(crate) mod convert;
 mod exports;
 mod imports;
+mod stream;
 
 use crate::metadata::SharedMetadata;
 use crate::storage::{Router, SharedStorage};

@@ -4,6 +4,7 @@
 pub mod fs;
 #[cfg(feature = "s3")]
 pub mod s3;
+pub mod verified;
 
 pub use artifact_component::backend::mem::MemStorage;
 pub use artifact_component::backend::{BlobWriter, Publish, Storage};
@@ -61,7 +62,8 @@ impl Router {
         Router { backends }
     }
 
-    fn route(&self, uri: &str) -> Result<&SharedStorage, Error> {
+    /// The backend that serves `uri`; `invalid-argument` for a scheme no backend has.
+    pub(crate) fn route(&self, uri: &str) -> Result<&SharedStorage, Error> {
         let scheme = uri.split_once("://").map(|(s, _)| s).unwrap_or("");
         self.backends
             .iter()

@@ -385,6 +385,19 @@ impl Guest for crate::Backend {
         Ok(ChunkedBytes { bytes, chunks })
     }
 
+    /// A component cannot make a `wasi:io` stream of its own: the artifact component reads
+    /// with `read-chunks` instead (the WIT's answer for hosts that do not stream).
+    fn read_verified(
+        _uri: String,
+        _size: u64,
+        _chunk_size: u64,
+        _expected: Vec<u8>,
+        _offset: u64,
+        _len: u64,
+    ) -> Result<Option<crate::wasi::io::streams::InputStream>, Error> {
+        Ok(None)
+    }
+
     fn read(uri: String, offset: u64, len: u64) -> Result<Vec<u8>, Error> {
         // A concurrent overwrite or delete may remove the generation being read: read the head
         // again once, then report it.

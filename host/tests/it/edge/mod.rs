@@ -21,6 +21,7 @@ mod api;
 mod carried;
 mod native;
 mod reuse;
+mod spliced;
 pub(crate) mod upload;
 mod nginx;
 
