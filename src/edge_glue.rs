@@ -111,6 +111,19 @@ fn send(mut resp: http::Response, out: ht::ResponseOutparam) {
             None
         }
     };
+    // Otherwise the first chunk is pulled before the head is made: one that fails (its check,
+    // or the object is gone) is answered as an error, as the host stream's first chunk is.
+    let mut first = Vec::new();
+    if spliced.is_none() {
+        match resp.body.next_chunk(CHUNK) {
+            Ok(c) => first = c,
+            Err(e) => {
+                eprintln!("artifact edge: refusing the read: {} error: {e}", e.kind());
+                resp = http::from_error(&e);
+                first = resp.body.next_chunk(CHUNK).unwrap_or_default();
+            }
+        }
+    }
     let list: Vec<(String, Vec<u8>)> = resp.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
     let fields = match ht::Fields::from_list(&list) {
         Ok(f) => f,
@@ -143,13 +156,12 @@ fn send(mut resp: http::Response, out: ht::ResponseOutparam) {
         }
         return;
     }
-    // The first chunk is pulled, and as much of it written as the stream takes without waiting,
-    // before the head is handed over: the server then sends head and body together. Head first
-    // and body later made two small TCP segments, and on a server without TCP_NODELAY (Spin)
-    // Nagle held the second until the client's delayed ACK: ~40 ms on every small response.
-    // A chunk that fails is handled as before: the head goes out and the body is cut.
-    let first = body_src.next_chunk(CHUNK);
-    let mut rest: &[u8] = first.as_deref().unwrap_or(&[]);
+    // As much of the first chunk as the stream takes without waiting is written before the head
+    // is handed over: the server then sends head and body together. Head first and body later
+    // made two small TCP segments, and on a server without TCP_NODELAY (Spin) Nagle held the
+    // second until the client's delayed ACK: ~40 ms on every small response. (The spliced path
+    // above does the same with its first splice.)
+    let mut rest: &[u8] = &first;
     if let Ok(n) = stream.check_write() {
         let k = (n as usize).min(rest.len());
         if k > 0 && stream.write(&rest[..k]).is_ok() {
@@ -157,13 +169,7 @@ fn send(mut resp: http::Response, out: ht::ResponseOutparam) {
         }
     }
     ht::ResponseOutparam::set(out, Ok(r));
-    let ok = match &first {
-        Ok(_) => write_all(&stream, rest) && pump(&mut body_src, &stream),
-        Err(e) => {
-            eprintln!("artifact edge: aborting response body: {} error: {e}", e.kind());
-            false
-        }
-    };
+    let ok = write_all(&stream, rest) && pump(&mut body_src, &stream);
     drop(stream);
     if ok {
         let _ = ht::OutgoingBody::finish(body, None);

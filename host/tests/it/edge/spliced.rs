@@ -1,12 +1,19 @@
 //! Bytes stored as they are served go from storage to the response body inside the host
 //! (`storage.read-verified`, spliced by the component): every piece is checked against the
 //! chunk digests the component supplied before any of its bytes leaves. Seen from outside: a
-//! first piece that fails is refused before the head (500, not a 200 cut short, which is what
-//! the component does when it reads through its own memory), a later one cuts the body at the
+//! first piece that fails is refused before the head (500), a later one cuts the body at the
 //! piece boundary, and ranges read only the pieces under them.
+//! In process, over a storage that counts its calls: the body's bytes come through the host
+//! stream (plain reads), never through `read-chunks` into the component.
 
-use super::{get, Home};
+use super::{get, Home, KEYS};
 use crate::faults::raw_get;
+use artifact_component::backend::{BlobWriter, Storage};
+use artifact_component::digest::Sha;
+use artifact_component::model::{Error, PutOptions, Timestamp};
+use artifact_host::storage::{MemStorage, SharedStorage};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 const PIECE: usize = 256 << 10;
 
@@ -72,4 +79,82 @@ fn storage_bytes_reach_the_body_checked_piece_by_piece_in_the_host() {
     std::fs::remove_file(&small_blob).unwrap();
     let r = get(&small_url, &[]);
     assert_eq!((r.status, r.error_kind()), (500, "integrity".to_string()));
+}
+
+/// A storage that counts the bytes each kind of read moved.
+struct Counting {
+    inner: SharedStorage,
+    read: AtomicU64,
+    chunked: AtomicU64,
+}
+
+impl Storage for Counting {
+    fn drivers(&self) -> Vec<String> {
+        self.inner.drivers()
+    }
+    fn create_writer(&self, driver: &str) -> Result<Box<dyn BlobWriter + Send>, Error> {
+        self.inner.create_writer(driver)
+    }
+    fn read(&self, uri: &str, offset: u64, len: u64) -> Result<Vec<u8>, Error> {
+        let b = self.inner.read(uri, offset, len)?;
+        self.read.fetch_add(b.len() as u64, Relaxed);
+        Ok(b)
+    }
+    fn read_chunks(&self, uri: &str, offset: u64, len: u64, chunk: u64) -> Result<(Vec<u8>, Vec<Sha>), Error> {
+        let r = self.inner.read_chunks(uri, offset, len, chunk)?;
+        self.chunked.fetch_add(r.0.len() as u64, Relaxed);
+        Ok(r)
+    }
+    fn stat(&self, uri: &str) -> Result<Option<u64>, Error> {
+        self.inner.stat(uri)
+    }
+    fn list_objects(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<(Vec<String>, Option<String>), Error> {
+        self.inner.list_objects(prefix, cursor, limit)
+    }
+    fn delete(&self, uri: &str) -> Result<bool, Error> {
+        self.inner.delete(uri)
+    }
+    fn collect_staging(&self, before: Timestamp) -> Result<u32, Error> {
+        self.inner.collect_staging(before)
+    }
+}
+
+#[test]
+fn the_body_comes_through_the_host_stream_not_through_the_component() {
+    use artifact_host::serve::{EdgeServer, ServeOptions};
+    let storage = Arc::new(Counting { inner: Arc::new(MemStorage::default()), read: AtomicU64::new(0), chunked: AtomicU64::new(0) });
+    let metadata = Arc::new(artifact_host::metadata::MemMetadata::default());
+    let builder = || {
+        artifact_host::Runtime::builder()
+            .storage(storage.clone())
+            .metadata(metadata.clone())
+            .config("signing_keys", KEYS)
+            .cache_dir(std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifact-code-cache"))
+    };
+    let rt = builder().build().unwrap();
+    let data = crate::common::random_bytes(3 * PIECE + 12_345, 23);
+    let put = rt.put(&data, &PutOptions { content_type: Some("application/octet-stream".into()), ..Default::default() }).unwrap();
+    let path = rt.sign(&put.record.id, 600, &Default::default()).unwrap();
+
+    let server = Arc::new(EdgeServer::new(builder(), ServeOptions::default()).unwrap());
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let listener = tokio.block_on(artifact_host::serve::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio.spawn(server.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+
+    let (read0, chunked0) = (storage.read.load(Relaxed), storage.chunked.load(Relaxed));
+    let url = format!("{base}{}", &path[path.find("/v1/").expect("a signed path")..]);
+    assert_eq!(get(&url, &[]).body, data);
+    let r = get(&url, &[("Range", "bytes=300000-700000")]);
+    assert_eq!((r.status, r.body.as_slice()), (206, &data[300_000..=700_000]));
+    let read = storage.read.load(Relaxed) - read0;
+    let chunked = storage.chunked.load(Relaxed) - chunked0;
+    assert_eq!(chunked, 0, "the body went through read-chunks ({chunked} bytes)");
+    // Whole pieces: the full body, then the two pieces under the range (plus the probe byte).
+    assert!(read >= data.len() as u64 + 2 * PIECE as u64, "only {read} bytes were read");
+    let _ = stop.send(());
+    tokio.block_on(serving).unwrap().unwrap();
 }
