@@ -72,9 +72,24 @@ use wasmtime::component::{HasData, Linker, ResourceTable};
 
 /// The artifact store's host state: backends, `wasi:config` values and limits. Cheap to clone
 /// (one `Arc`); give each store its own clone, and they all share the same backends.
-#[derive(Clone)]
 pub struct ArtifactCtx {
     pub(crate) shared: Arc<Shared>,
+    /// Open `read-verified` streams of the store using this context: each holds up to one chunk
+    /// outside the guest's memory, so their number is capped per store (a clone starts at 0).
+    pub(crate) streams: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ArtifactCtx {
+    pub(crate) fn new(shared: Arc<Shared>) -> ArtifactCtx {
+        ArtifactCtx { shared, streams: Arc::default() }
+    }
+}
+
+impl Clone for ArtifactCtx {
+    /// The same backends; its own count of open streams.
+    fn clone(&self) -> Self {
+        ArtifactCtx::new(self.shared.clone())
+    }
 }
 
 /// What the imports work on: the context and the store's resource table (where staged writers

@@ -7,6 +7,7 @@ use super::bindings::wasi::config::store as config;
 use super::convert::*;
 use crate::embed::ArtifactCtxView;
 use crate::storage::verified::VerifiedRead;
+use super::stream::{StreamSlot, MAX_STREAM_CHUNK};
 use artifact_component::backend::{DigestWriter, Publish};
 use artifact_component::digest;
 use artifact_component::model as m;
@@ -58,14 +59,16 @@ impl storage::Host for ArtifactCtxView<'_> {
         offset: u64,
         len: u64,
     ) -> WResult<Option<Resource<wasmtime_wasi::p2::DynInputStream>>> {
-        // The stream holds one piece: a piece larger than one call may move is read with
-        // `read-chunks` instead (which caps it).
-        if chunk_size > self.ctx.shared.limits.max_bytes_per_call {
+        // A stream holds up to one chunk outside the guest's memory: chunks over 1 MiB, or more
+        // than a few streams open at once, are read with `read-chunks` instead (into the
+        // guest's memory, which its limit bounds). The component uses one 256 KiB stream.
+        let Some(slot) = StreamSlot::take(&self.ctx.streams) else { return Ok(None) };
+        if chunk_size > MAX_STREAM_CHUNK.min(self.ctx.shared.limits.max_bytes_per_call) {
             return Ok(None);
         }
         let backend = self.ctx.shared.storage.route(&uri).map_err(err_out)?.clone();
         let read = VerifiedRead::open(backend, &uri, size, chunk_size, &expected, offset, len).map_err(err_out)?;
-        let stream: wasmtime_wasi::p2::DynInputStream = Box::new(super::stream::VerifiedStream::new(read));
+        let stream: wasmtime_wasi::p2::DynInputStream = Box::new(super::stream::VerifiedStream::new(read, slot));
         Ok(Some(self.table.push(stream).map_err(|e| types::Error::Storage(format!("resource table: {e}")))?))
     }
     fn stat(&mut self, uri: String) -> WResult<Option<storage::ObjectStat>> {

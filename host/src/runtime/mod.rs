@@ -137,7 +137,7 @@ impl Ctx {
     /// Fresh per-instance state over the shared backends.
     pub(crate) fn new(shared: Arc<Shared>) -> Ctx {
         Ctx {
-            artifacts: crate::embed::ArtifactCtx { shared },
+            artifacts: crate::embed::ArtifactCtx::new(shared),
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().build(),
             memory_denied: false,
@@ -263,7 +263,7 @@ impl RuntimeBuilder {
     /// The backends, config and limits, for [`crate::embed`]: what the component's imports need,
     /// without an engine or a component of this crate's choosing.
     pub fn into_ctx(mut self) -> Result<crate::embed::ArtifactCtx, HostError> {
-        Ok(crate::embed::ArtifactCtx { shared: self.take_shared()? })
+        Ok(crate::embed::ArtifactCtx::new(self.take_shared()?))
     }
 
     fn take_shared(&mut self) -> Result<Arc<Shared>, HostError> {
