@@ -145,9 +145,14 @@ fn send(mut resp: http::Response, out: ht::ResponseOutparam) {
     if let Some((input, len)) = spliced {
         // Storage to the body inside the host: as much as the stream takes now goes out with
         // the head (see below), the rest as the client takes it.
-        let first = stream.splice(&input, len).unwrap_or(0);
+        let first = stream.splice(&input, len);
         ht::ResponseOutparam::set(out, Ok(r));
-        let ok = splice_all(&input, &stream, len - first.min(len)) && stream.blocking_flush().is_ok();
+        // A failed splice may have taken bytes from the storage stream that never reached the
+        // body: nothing after them may follow, so any failure cuts the body there.
+        let ok = match first {
+            Ok(n) => splice_all(&input, &stream, len - n.min(len)) && stream.blocking_flush().is_ok(),
+            Err(_) => false,
+        };
         drop(input);
         drop(stream);
         drop(body_src);
@@ -190,6 +195,7 @@ fn splice_all(input: &InputStream, stream: &OutputStream, mut left: u64) -> bool
                 idle = 0;
                 left = left.saturating_sub(n);
             }
+            // The storage stream's failure, or the client's: either way the body ends here.
             Err(StreamError::LastOperationFailed(e)) => {
                 eprintln!("artifact edge: aborting response body: {}", e.to_debug_string());
                 return false;
