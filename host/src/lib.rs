@@ -2,6 +2,7 @@
 //! the `artifact` CLI and HTTP server are made of.
 
 pub mod atomic;
+pub mod blocking;
 pub mod conformance;
 pub mod console;
 pub mod embed;

@@ -7,6 +7,7 @@ pub mod sqlite;
 pub use artifact_component::backend::mem::MemMetadata;
 pub use artifact_component::backend::{Inserted, Metadata};
 use artifact_component::model::Error;
+use crate::blocking::leave_runtime;
 use std::sync::Arc;
 
 /// A metadata backend shared across threads.
@@ -16,7 +17,7 @@ pub type SharedMetadata = Arc<dyn Metadata + Send + Sync>;
 /// `postgres://user:password@host:port/database` (also `postgresql://`; see [`postgres`]).
 pub fn open(uri: &str) -> Result<SharedMetadata, Error> {
     if uri.starts_with("postgres://") || uri.starts_with("postgresql://") {
-        return Ok(Arc::new(OffRuntime(postgres::PostgresMetadata::open(uri)?)));
+        return Ok(Arc::new(OffRuntime::new(postgres::PostgresMetadata::open(uri)?)));
     }
     if let Some(path) = uri.strip_prefix("sqlite://") {
         return Ok(Arc::new(sqlite::SqliteMetadata::open(path)?));
@@ -29,83 +30,69 @@ pub fn open(uri: &str) -> Result<SharedMetadata, Error> {
     )))
 }
 
-/// Runs `f` on a scoped thread when called from inside a tokio runtime (the HTTP server runs
-/// instances on one), directly otherwise. Backends whose client drives its own runtime, like the
-/// `postgres` crate, panic when blocked on from inside another runtime.
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        std::thread::scope(|s| match s.spawn(f).join() {
-            Ok(v) => v,
-            Err(p) => std::panic::resume_unwind(p),
-        })
-    } else {
-        f()
+/// A metadata backend whose calls may wait on the network: each leaves the async runtime it is
+/// called from (see [`crate::blocking`]), and so does dropping it (the `postgres` client closes
+/// its connections by blocking on them, which panics on a runtime's thread).
+pub struct OffRuntime<M: Send>(Option<M>);
+
+impl<M: Send> OffRuntime<M> {
+    pub fn new(backend: M) -> Self {
+        OffRuntime(Some(backend))
+    }
+    fn inner(&self) -> &M {
+        self.0.as_ref().expect("taken only by drop")
     }
 }
 
-/// A metadata backend whose calls are moved off any async runtime (see [`off_runtime`]).
-pub struct OffRuntime<M>(pub M);
+impl<M: Send> Drop for OffRuntime<M> {
+    fn drop(&mut self) {
+        if let Some(backend) = self.0.take() {
+            leave_runtime(move || drop(backend));
+        }
+    }
+}
 
-impl<M: Metadata + Sync> Metadata for OffRuntime<M> {
+impl<M: Metadata + Sync + Send> Metadata for OffRuntime<M> {
     fn insert_if_absent(&self, rec: &artifact_component::model::Record) -> Result<Inserted, Error> {
-        off_runtime(|| self.0.insert_if_absent(rec))
+        leave_runtime(|| self.inner().insert_if_absent(rec))
     }
     fn update(&self, rec: &artifact_component::model::Record) -> Result<(), Error> {
-        off_runtime(|| self.0.update(rec))
+        leave_runtime(|| self.inner().update(rec))
     }
     fn get_by_id(&self, id: &str) -> Result<Option<artifact_component::model::Record>, Error> {
-        off_runtime(|| self.0.get_by_id(id))
+        leave_runtime(|| self.inner().get_by_id(id))
     }
     fn get_by_ref(&self, r: &str) -> Result<Option<artifact_component::model::Record>, Error> {
-        off_runtime(|| self.0.get_by_ref(r))
+        leave_runtime(|| self.inner().get_by_ref(r))
     }
     fn get_by_name(&self, bucket: &str, name: &str) -> Result<Option<artifact_component::model::Record>, Error> {
-        off_runtime(|| self.0.get_by_name(bucket, name))
+        leave_runtime(|| self.inner().get_by_name(bucket, name))
     }
     fn list(&self, q: &artifact_component::model::ListQuery) -> Result<artifact_component::model::Page, Error> {
-        off_runtime(|| self.0.list(q))
+        leave_runtime(|| self.inner().list(q))
     }
     fn summary(&self, bucket: &str) -> Result<artifact_component::model::BucketSummary, Error> {
-        off_runtime(|| self.0.summary(bucket))
+        leave_runtime(|| self.inner().summary(bucket))
     }
     fn delete(&self, id: &str) -> Result<bool, Error> {
-        off_runtime(|| self.0.delete(id))
+        leave_runtime(|| self.inner().delete(id))
     }
     fn touch(&self, id: &str, at: artifact_component::model::Timestamp) -> Result<(), Error> {
-        off_runtime(|| self.0.touch(id, at))
+        leave_runtime(|| self.inner().touch(id, at))
     }
     fn pin_object(&self, uri: &str, holder: &str, now: u64, until: u64) -> Result<bool, Error> {
-        off_runtime(|| self.0.pin_object(uri, holder, now, until))
+        leave_runtime(|| self.inner().pin_object(uri, holder, now, until))
     }
     fn unpin_object(&self, uri: &str, holder: &str) -> Result<(), Error> {
-        off_runtime(|| self.0.unpin_object(uri, holder))
+        leave_runtime(|| self.inner().unpin_object(uri, holder))
     }
     fn claim_delete(&self, uri: &str, now: u64, until: u64) -> Result<bool, Error> {
-        off_runtime(|| self.0.claim_delete(uri, now, until))
+        leave_runtime(|| self.inner().claim_delete(uri, now, until))
     }
     fn finish_delete(&self, uri: &str) -> Result<(), Error> {
-        off_runtime(|| self.0.finish_delete(uri))
+        leave_runtime(|| self.inner().finish_delete(uri))
     }
     fn stale_claims(&self, before: u64, limit: u32) -> Result<Vec<String>, Error> {
-        off_runtime(|| self.0.stale_claims(before, limit))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn off_runtime_leaves_the_runtime_thread() {
-        let outer = std::thread::current().id();
-        assert_eq!(off_runtime(|| std::thread::current().id()), outer);
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let inner = rt.block_on(async { off_runtime(|| std::thread::current().id()) });
-        assert_ne!(inner, outer);
-        // A nested runtime can be driven there, which would panic on the runtime's own thread.
-        let v = rt.block_on(async {
-            off_runtime(|| tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async { 7 }))
-        });
-        assert_eq!(v, 7);
+        leave_runtime(|| self.inner().stale_claims(before, limit))
     }
 }

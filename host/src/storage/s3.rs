@@ -30,9 +30,10 @@
 //!
 //! `object_store` is async; the storage trait is not. Each backend owns a small multi-thread
 //! tokio runtime; every call spawns its future there and waits on a channel. This is safe from
-//! any thread, including a worker of another tokio runtime (there is no nested `block_on`), but it
-//! blocks the calling thread for the duration of the request: async callers should use
-//! `spawn_blocking`, as they must for any component call.
+//! any thread, including a worker of another tokio runtime (there is no nested `block_on`). The
+//! wait blocks the calling thread for the duration of the request, so it leaves the caller's
+//! runtime first ([`crate::blocking::leave_runtime`]): in `artifact serve`, a stalled endpoint
+//! holds up the requests that read from it, not the server's other connections.
 
 use super::{BlobWriter, Publish, Storage};
 use artifact_component::backend::{clamp_limit, page, READ_CAP};
@@ -125,7 +126,18 @@ fn validate_rel(rel: &str) -> Result<(), String> {
 }
 
 /// A tokio runtime owned by the backend; see the module docs.
-struct Rt(tokio::runtime::Runtime);
+struct Rt(Option<tokio::runtime::Runtime>);
+
+impl Drop for Rt {
+    /// Without waiting: dropping a runtime blocks on its threads, which panics when the last
+    /// holder of this backend goes away on an async runtime's thread (`artifact serve` shutting
+    /// down). Nothing is in flight by then: every call holds the backend until it returns.
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
 
 impl Rt {
     fn new() -> Result<Self, Error> {
@@ -134,17 +146,19 @@ impl Rt {
             .thread_name("artifact-s3")
             .enable_all()
             .build()
-            .map(Rt)
+            .map(|rt| Rt(Some(rt)))
             .map_err(|e| Error::Storage(format!("start the s3 runtime: {e}")))
     }
 
     /// Runs `fut` on the backend's runtime and waits for it from this (non-async or async) thread.
     fn run<T: Send + 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> Result<T, Error> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.0.spawn(async move {
+        let rt = self.0.as_ref().ok_or_else(|| Error::Storage("the s3 runtime stopped".into()))?;
+        rt.spawn(async move {
             let _ = tx.send(fut.await);
         });
-        rx.recv().map_err(|_| Error::Storage("the s3 runtime stopped".into()))
+        // The wait leaves the caller's runtime: a stalled endpoint holds up only this request.
+        crate::blocking::leave_runtime(move || rx.recv()).map_err(|_| Error::Storage("the s3 runtime stopped".into()))
     }
 }
 

@@ -249,10 +249,10 @@ fn twenty_five_puts_killed_at_random_points_leave_a_consistent_store() {
 // Corrupted objects, read every way
 // ---------------------------------------------------------------------------------------------
 
-const KEYS: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+pub(crate) const KEYS: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 
-/// `artifact serve` on `h`, killed when dropped.
-struct Serve(std::process::Child, String);
+/// `artifact serve` on `h`, killed when dropped; `.1` is its base URL.
+pub(crate) struct Serve(std::process::Child, pub(crate) String);
 
 impl Drop for Serve {
     fn drop(&mut self) {
@@ -262,9 +262,15 @@ impl Drop for Serve {
 }
 
 fn serve(h: &Home) -> Serve {
+    serve_with(h, &[])
+}
+
+/// `artifact serve` on `h` with these extra environment variables.
+pub(crate) fn serve_with(h: &Home, env: &[(&str, &str)]) -> Serve {
     let mut child = h
         .command(&["serve", "--listen", "127.0.0.1:0"])
         .env("ARTIFACT_SIGNING_KEYS", KEYS)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -307,7 +313,7 @@ pub(crate) fn raw_get(url: &str, headers: &[(&str, &str)]) -> (u16, Vec<u8>) {
     (status, all[head_end..].to_vec())
 }
 
-fn signed(h: &Home, base: &str, id: &str) -> String {
+pub(crate) fn signed(h: &Home, base: &str, id: &str) -> String {
     let o = h.command(&["sign", id, "--base-url", base]).env("ARTIFACT_SIGNING_KEYS", KEYS).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout).unwrap().trim().to_string()

@@ -314,3 +314,184 @@ fn a_thousand_racing_put_rm_gc_overwrite_processes_on_postgres_and_s3() {
     // other prefixes): check this storm's bucket.
     crate::faults::assert_consistent(&rt, &s, "s3", &known, Some(&format!("race-{}", sub.to_ascii_lowercase())));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A stalled S3 endpoint under `artifact serve`
+// ---------------------------------------------------------------------------------------------
+
+/// A TCP proxy on 127.0.0.1 in front of `upstream` that forwards both ways until [`stall`] is
+/// called; then every connection, old and new, is held open with nothing forwarded (what a hung
+/// object store looks like to its client) until [`resume`]. Its threads stop when it is dropped.
+///
+/// [`stall`]: StallingProxy::stall
+/// [`resume`]: StallingProxy::resume
+struct StallingProxy {
+    addr: std::net::SocketAddr,
+    stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StallingProxy {
+    fn start(upstream: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stalled, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (st, dn) = (stalled.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !dn.load(Ordering::Relaxed) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let Ok(server) = std::net::TcpStream::connect(upstream) else { continue };
+                client.set_nonblocking(false).unwrap();
+                for (from, to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)] {
+                    let (st, dn) = (st.clone(), dn.clone());
+                    std::thread::spawn(move || pump(from, to, &st, &dn));
+                }
+            }
+        });
+        StallingProxy { addr, stalled, done }
+    }
+    fn stall(&self) {
+        self.stalled.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn resume(&self) {
+        self.stalled.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for StallingProxy {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to` while not stalled; ends with either side or when the proxy is dropped.
+fn pump(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    stalled: &std::sync::atomic::AtomicBool,
+    done: &std::sync::atomic::AtomicBool,
+) {
+    use std::io::Read;
+    use std::sync::atomic::Ordering;
+    from.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let mut buf = vec![0u8; 64 << 10];
+    while !done.load(Ordering::Relaxed) {
+        if stalled.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// Reads waiting on a hung S3 endpoint hold up only themselves: with more of them in flight
+/// than the server has worker threads, a read from the filesystem storage of the same server
+/// is still answered (before, each waiting read blocked a worker, and the server stopped
+/// accepting), and once the endpoint answers again the waiting reads complete, byte-exact.
+#[test]
+fn a_stalled_s3_endpoint_holds_up_only_the_reads_that_wait_on_it() {
+    use crate::common::Home;
+    use crate::faults::{raw_get, serve_with, signed};
+    let sub = unique("stall");
+    let real = s3_uri(&sub);
+    let (before, after) = real.split_once("endpoint=http://").unwrap();
+    let (upstream, rest) = after.split_at(after.find(['&', '/']).unwrap_or(after.len()));
+    let proxy = StallingProxy::start(upstream.parse().unwrap());
+    let through_proxy = format!("{before}endpoint=http://{}{rest}", proxy.addr);
+
+    let h = Home::new();
+    let fs = format!("fs://{}", h.objects().display());
+    let on_fs = crate::common::random_bytes(4096, 1);
+    let on_s3 = crate::common::random_bytes(300 << 10, 2);
+    let put = |file: &str, storage: &str| {
+        let o = h.command(&["put", file]).env("ARTIFACT_STORAGE", storage).output().unwrap();
+        assert!(o.status.success(), "put: {}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["meta"]["id"].as_str().unwrap().to_string()
+    };
+    let a = put(&h.write("a.bin", &on_fs), &fs);
+    let b = put(&h.write("b.bin", &on_s3), &format!("{through_proxy},{fs}"));
+
+    let server = serve_with(&h, &[("ARTIFACT_STORAGE", &format!("{fs},{through_proxy}"))]);
+    let (url_a, url_b) = (signed(&h, &server.1, &a), signed(&h, &server.1, &b));
+    assert_eq!(raw_get(&url_b, &[]), (200, on_s3.clone()), "through the proxy before it stalls");
+
+    proxy.stall();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let waiting: Vec<_> = (0..workers + 2)
+        .map(|_| {
+            let u = url_b.clone();
+            std::thread::spawn(move || raw_get(&u, &[]))
+        })
+        .collect();
+    // Let every one of them reach the backend.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, body) = raw_get(&url_a, &[]);
+    assert_eq!(status, 200, "a filesystem read behind {} stalled S3 reads was not answered", workers + 2);
+    assert_eq!(body, on_fs);
+
+    proxy.resume();
+    for w in waiting {
+        let (status, body) = w.join().unwrap();
+        assert_eq!(status, 200);
+        assert!(body == on_s3, "a read that waited on S3 came back with {} wrong bytes", body.len());
+    }
+}
+
+/// `artifact serve` over PostgreSQL and S3 answers a read, then stops cleanly on SIGTERM: both
+/// clients used to block inside the server's async runtime when dropped at shutdown (the
+/// `postgres` client closing its connections, the S3 backend's own runtime), which panicked.
+#[test]
+fn serve_on_postgres_and_s3_stops_cleanly_on_sigterm() {
+    use crate::faults::raw_get;
+    use std::io::{BufRead, BufReader};
+    let sub = unique("term");
+    let h = crate::common::Home::new();
+    let env = [("ARTIFACT_STORAGE", s3_uri(&sub)), ("ARTIFACT_METADATA", services().postgres.clone())];
+    let data = crate::common::random_bytes(70_000, 3);
+    let o = h.command(&["put", &h.write("t.bin", &data)]).envs(env.clone()).output().unwrap();
+    assert!(o.status.success(), "put: {}", String::from_utf8_lossy(&o.stderr));
+    let id = serde_json::from_slice::<Value>(&o.stdout).unwrap()["meta"]["id"].as_str().unwrap().to_string();
+    let mut child = h
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .envs(env.clone())
+        .env("ARTIFACT_SIGNING_KEYS", crate::faults::KEYS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some(a) = line.strip_prefix("artifact serve: listening on ") {
+            break a.to_string();
+        }
+    };
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+    let url = {
+        let o = h.command(&["sign", &id, "--base-url", &base]).envs(env).env("ARTIFACT_SIGNING_KEYS", crate::faults::KEYS).output().unwrap();
+        assert!(o.status.success(), "sign: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(raw_get(&url, &[]), (200, data));
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    let stderr = rest.join().unwrap();
+    assert!(status.success() && !stderr.contains("panicked"), "serve after SIGTERM: {status}\n{stderr}");
+}
