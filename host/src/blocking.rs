@@ -1,14 +1,15 @@
-//! Calls that wait on the network (the S3 and PostgreSQL backends), made from wherever the
-//! component's imports run: plain threads in the CLI, tokio worker threads in `artifact serve`
-//! and the console.
+//! Backend calls that may wait long (S3 and PostgreSQL on the network, a SQLite write on the
+//! database's lock), made from wherever the component's imports run: plain threads in the CLI,
+//! tokio worker threads in `artifact serve` and the console.
 //!
-//! A backend call blocks its thread until the server answers (up to the client's timeout). On a
-//! worker of the server's multi-threaded runtime that thread also drives every other connection
-//! scheduled on it, so a stalled backend would stall requests that never touch it: with two
-//! workers, two reads waiting on a hung S3 endpoint would stop the server accepting. [`leave_runtime`]
-//! hands the worker's other tasks to another thread first (`tokio::task::block_in_place`), so
-//! only the requests that wait on the backend wait. Local backends (the filesystem, SQLite) are
-//! called directly: their calls take microseconds, and handing off a worker costs more.
+//! Such a call blocks its thread until the server answers or the lock comes free (up to the
+//! client's or the busy timeout). On a worker of the server's multi-threaded runtime that thread
+//! also drives every other connection scheduled on it, so a stalled backend would stall requests
+//! that never touch it: with two workers, two reads waiting on a hung S3 endpoint would stop the
+//! server accepting. [`leave_runtime`] hands the worker's other tasks to another thread first
+//! (`tokio::task::block_in_place`), so only the requests that wait on the backend wait. Calls that
+//! never wait long (the filesystem, SQLite reads on the WAL read pool) are made in place: they
+//! take microseconds, and handing off a worker costs more.
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 

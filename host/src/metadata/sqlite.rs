@@ -15,15 +15,23 @@
 //! trade-off: while reads go on, access counts and times appear in the database up to a second
 //! late (an idle process writes what it holds at its next read or when dropped), and a process
 //! killed (not dropped) loses the counts it held.
+//!
+//! Reads never wait for writes: lookups, listings and summaries run on a pool of read connections
+//! (WAL), and the flush a `touch` makes is skipped (the counts stay held for the next one) when
+//! the write connection is busy or the database is locked by another process. Writes wait for
+//! the lock (up to the busy timeout) after leaving the async runtime they are called from
+//! ([`crate::blocking`]): in `artifact serve`, a database locked by another process (a `gc`, a
+//! backup, a shell) holds up the uploads that wait for it, not the server's reads.
 
 use super::sql::{self, claims, Dialect, Where};
 use super::{Inserted, Metadata};
+use crate::blocking::leave_runtime;
 use artifact_component::backend::{clamp_limit, cursor, page};
 use artifact_component::model::*;
 use rusqlite::types::{ToSql, Value};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::thread::JoinHandle;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -244,6 +252,16 @@ impl Touches {
         self.since = None;
         std::mem::take(&mut self.pending)
     }
+
+    /// Counts taken for a flush that did not happen, merged back with any counted since.
+    fn hold_again(&mut self, batch: HashMap<String, (i64, i64)>) {
+        for (id, (at, n)) in batch {
+            let e = self.pending.entry(id).or_insert((at, 0));
+            e.0 = e.0.max(at);
+            e.1 += n;
+        }
+        self.since.get_or_insert_with(Instant::now);
+    }
 }
 
 /// Flags shared by the writers and the checkpoint thread.
@@ -392,71 +410,111 @@ impl SqliteMetadata {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// One record by `sql` on a read connection of the pool (on `conn` in memory, or when the
-    /// pool cannot open one).
-    fn lookup(&self, sql: &str, args: &[&dyn ToSql]) -> Result<Option<Record>, Error> {
+    /// Runs the write `f` on the write connection. Waiting for it (another thread's write) and
+    /// for the database's write lock (another process's, up to the busy timeout) happens after
+    /// leaving the caller's async runtime (see the module docs).
+    fn writing<T: Send>(&self, f: impl FnOnce(&mut Connection) -> Result<T, Error> + Send) -> Result<T, Error> {
+        leave_runtime(|| f(&mut self.conn()))
+    }
+
+    /// Runs the read `f` on a connection of the read pool, which never waits for a writer (on
+    /// the write connection in memory, or when the pool cannot open one).
+    fn reading<T>(&self, f: impl FnOnce(&Connection) -> Result<T, Error>) -> Result<T, Error> {
         match self.readers.take() {
             Some(c) => {
-                let r = select_one(&c, sql, args);
+                let r = f(&c);
                 self.readers.give_back(c);
                 r
             }
-            None => select_one(&self.conn(), sql, args),
+            None => f(&self.conn()),
         }
+    }
+
+    /// One record by `sql` (see [`SqliteMetadata::reading`]).
+    fn lookup(&self, sql: &str, args: &[&dyn ToSql]) -> Result<Option<Record>, Error> {
+        self.reading(|c| select_one(c, sql, args))
     }
 
     /// Runs `f` in an immediate (write-locked) transaction: claims on one URI never interleave,
     /// across threads (the mutex) and processes (the database lock).
-    fn claims_tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> Result<T, Error> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
-        let out = f(&tx).map_err(db_err)?;
-        tx.commit().map_err(db_err)?;
-        drop(conn);
+    fn claims_tx<T: Send>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send) -> Result<T, Error> {
+        let out = self.writing(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+            let out = f(&tx).map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+            Ok(out)
+        })?;
         self.wrote();
         Ok(out)
     }
 
-    /// Writes the reads counted in memory, in one transaction.
+    /// Writes the reads counted in memory, in one transaction, waiting for the write lock.
     pub fn flush_touches(&self) -> Result<(), Error> {
+        self.writing(|conn| self.flush_on(conn).map_err(db_err))
+    }
+
+    /// The flush a `touch` makes: never waits. When another thread holds the write connection
+    /// or another process the database's write lock, the counts stay held for a later flush.
+    fn flush_touches_unless_busy(&self) -> Result<(), Error> {
+        let mut conn = match self.conn.try_lock() {
+            Ok(c) => c,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return Ok(()),
+        };
+        conn.busy_timeout(Duration::ZERO).map_err(db_err)?;
+        let r = self.flush_on(&mut conn);
+        let restored = conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err);
+        match r {
+            Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == ErrorCode::DatabaseBusy => restored,
+            r => r.map_err(db_err).and(restored),
+        }
+    }
+
+    /// Writes what is counted on `conn`; on failure the counts are held again (none is lost).
+    fn flush_on(&self, conn: &mut Connection) -> rusqlite::Result<()> {
         let batch = self.touches.lock().unwrap_or_else(|p| p.into_inner()).take();
         if batch.is_empty() {
             return Ok(());
         }
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
-        {
-            let mut st = tx
-                .prepare_cached(
+        let write = |conn: &mut Connection| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut st = tx.prepare_cached(
                     "UPDATE artifacts SET accessed_at = MAX(COALESCE(accessed_at, 0), ?2), \
                      access_count = access_count + ?3 WHERE id = ?1",
-                )
-                .map_err(db_err)?;
-            for (id, (at, n)) in &batch {
-                st.execute(params![id, at, n]).map_err(db_err)?;
+                )?;
+                for (id, (at, n)) in &batch {
+                    st.execute(params![id, at, n])?;
+                }
+            }
+            tx.commit()
+        };
+        match write(conn) {
+            Ok(()) => {
+                self.wrote();
+                Ok(())
+            }
+            Err(e) => {
+                self.touches.lock().unwrap_or_else(|p| p.into_inner()).hold_again(batch);
+                Err(e)
             }
         }
-        tx.commit().map_err(db_err)?;
-        drop(conn);
-        self.wrote();
-        Ok(())
     }
 
     /// When the artifact was last read and how often (see [`Metadata::touch`]), reads counted
     /// in memory included; `None` if there is no such artifact.
     pub fn access(&self, id: &str) -> Result<Option<(Option<Timestamp>, u64)>, Error> {
         self.flush_touches()?;
-        let conn = self.conn();
-        let mut st = conn
-            .prepare_cached("SELECT accessed_at, access_count FROM artifacts WHERE id = ?1")
-            .map_err(db_err)?;
-        let row = st
-            .query_row([id], |r| {
-                Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, i64>(1)?))
-            })
-            .optional()
-            .map_err(db_err)?;
-        Ok(row.map(|(at, n)| (at.map(|t| t.max(0) as u64), n.max(0) as u64)))
+        self.reading(|conn| {
+            let mut st = conn
+                .prepare_cached("SELECT accessed_at, access_count FROM artifacts WHERE id = ?1")
+                .map_err(db_err)?;
+            let row = st
+                .query_row([id], |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, i64>(1)?)))
+                .optional()
+                .map_err(db_err)?;
+            Ok(row.map(|(at, n)| (at.map(|t| t.max(0) as u64), n.max(0) as u64)))
+        })
     }
 }
 
@@ -556,48 +614,41 @@ fn select_one(conn: &Connection, sql: &str, args: &[&dyn ToSql]) -> Result<Optio
 impl Metadata for SqliteMetadata {
     fn insert_if_absent(&self, rec: &Record) -> Result<Inserted, Error> {
         let values = record_values(rec)?;
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db_err)?;
-        let inserted = {
-            let mut st = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO artifacts ({COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                      ?18, ?19, ?20, ?21) \
-                     ON CONFLICT (bucket, name) DO NOTHING"
-                ))
-                .map_err(db_err)?;
-            match st.execute(rusqlite::params_from_iter(values.iter())) {
-                Ok(n) => Ok(n == 1),
-                Err(e) if is_constraint(&e) => Err(e),
-                Err(e) => return Err(db_err(e)),
-            }
-        };
-        let out = match inserted {
-            Ok(true) => Inserted {
-                record: rec.clone(),
-                created: true,
-            },
-            // Lost to an existing (bucket, name), or hit another unique key: if (bucket, name)
-            // is taken that row wins either way, otherwise the id or ref collided.
-            other => match select_one(&tx, BY_NAME, &[&rec.bucket, &rec.name])? {
-                Some(winner) => Inserted {
-                    record: winner,
-                    created: false,
-                },
-                None => {
-                    let detail = other.err().map(|e| e.to_string()).unwrap_or_default();
-                    return Err(Error::Conflict(format!(
-                        "id {} or ref {} is already taken ({detail})",
-                        rec.id, rec.logical_ref
-                    )));
+        let out = self.writing(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+            let inserted = {
+                let mut st = tx
+                    .prepare_cached(&format!(
+                        "INSERT INTO artifacts ({COLUMNS}) VALUES \
+                         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                          ?18, ?19, ?20, ?21) \
+                         ON CONFLICT (bucket, name) DO NOTHING"
+                    ))
+                    .map_err(db_err)?;
+                match st.execute(rusqlite::params_from_iter(values.iter())) {
+                    Ok(n) => Ok(n == 1),
+                    Err(e) if is_constraint(&e) => Err(e),
+                    Err(e) => return Err(db_err(e)),
                 }
-            },
-        };
-        tx.commit().map_err(db_err)?;
-        drop(conn);
+            };
+            let out = match inserted {
+                Ok(true) => Inserted { record: rec.clone(), created: true },
+                // Lost to an existing (bucket, name), or hit another unique key: if (bucket,
+                // name) is taken that row wins either way, otherwise the id or ref collided.
+                other => match select_one(&tx, BY_NAME, &[&rec.bucket, &rec.name])? {
+                    Some(winner) => Inserted { record: winner, created: false },
+                    None => {
+                        let detail = other.err().map(|e| e.to_string()).unwrap_or_default();
+                        return Err(Error::Conflict(format!(
+                            "id {} or ref {} is already taken ({detail})",
+                            rec.id, rec.logical_ref
+                        )));
+                    }
+                },
+            };
+            tx.commit().map_err(db_err)?;
+            Ok(out)
+        })?;
         if out.created {
             self.wrote();
         }
@@ -606,28 +657,28 @@ impl Metadata for SqliteMetadata {
 
     fn update(&self, rec: &Record) -> Result<(), Error> {
         let values = record_values(rec)?;
-        let conn = self.conn();
-        let mut st = conn
-            .prepare_cached(
-                "UPDATE artifacts SET bucket = ?2, name = ?3, logical_ref = ?4, kind = ?5, \
-                 content_type = ?6, compression = ?7, bytes = ?8, stored_bytes = ?9, sha256 = ?10, \
-                 driver = ?11, uri = ?12, scope = ?13, store_tier = ?14, execution_id = ?15, \
-                 created_by = ?16, created_at = ?17, updated_at = ?18, expires_at = ?19, \
-                 preview = ?20, extracted = ?21 WHERE id = ?1",
-            )
-            .map_err(db_err)?;
-        match st.execute(rusqlite::params_from_iter(values.iter())) {
-            Ok(0) => Err(Error::NotFound(format!("no artifact with id {}", rec.id))),
-            Ok(_) => {
-                self.wrote();
-                Ok(())
+        self.writing(|conn| {
+            let mut st = conn
+                .prepare_cached(
+                    "UPDATE artifacts SET bucket = ?2, name = ?3, logical_ref = ?4, kind = ?5, \
+                     content_type = ?6, compression = ?7, bytes = ?8, stored_bytes = ?9, sha256 = ?10, \
+                     driver = ?11, uri = ?12, scope = ?13, store_tier = ?14, execution_id = ?15, \
+                     created_by = ?16, created_at = ?17, updated_at = ?18, expires_at = ?19, \
+                     preview = ?20, extracted = ?21 WHERE id = ?1",
+                )
+                .map_err(db_err)?;
+            match st.execute(rusqlite::params_from_iter(values.iter())) {
+                Ok(0) => Err(Error::NotFound(format!("no artifact with id {}", rec.id))),
+                Ok(_) => Ok(()),
+                Err(e) if is_constraint(&e) => Err(Error::Conflict(format!(
+                    "update of {} collides with another artifact: {e}",
+                    rec.id
+                ))),
+                Err(e) => Err(db_err(e)),
             }
-            Err(e) if is_constraint(&e) => Err(Error::Conflict(format!(
-                "update of {} collides with another artifact: {e}",
-                rec.id
-            ))),
-            Err(e) => Err(db_err(e)),
-        }
+        })?;
+        self.wrote();
+        Ok(())
     }
 
     fn get_by_id(&self, id: &str) -> Result<Option<Record>, Error> {
@@ -645,13 +696,15 @@ impl Metadata for SqliteMetadata {
     fn list(&self, q: &ListQuery) -> Result<Page, Error> {
         let limit = clamp_limit(q.limit);
         let (sql, args) = sql::list::<Sqlite>(q, COLUMNS, limit)?;
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
-        let records = st
-            .query_map(rusqlite::params_from_iter(args.iter()), row_to_record)
-            .map_err(db_err)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(db_err)?;
+        let records = self.reading(|conn| {
+            let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(args.iter()), row_to_record)
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err);
+            rows
+        })?;
         let (records, next_cursor) = page(records, limit, cursor::of);
         Ok(Page {
             records,
@@ -660,15 +713,11 @@ impl Metadata for SqliteMetadata {
     }
 
     fn summary(&self, bucket: &str) -> Result<BucketSummary, Error> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare_cached(
-                "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM artifacts WHERE bucket = ?1",
-            )
-            .map_err(db_err)?;
-        let (count, total): (i64, i64) = st
-            .query_row([bucket], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(db_err)?;
+        let (count, total): (i64, i64) = self.reading(|conn| {
+            conn.prepare_cached("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM artifacts WHERE bucket = ?1")
+                .and_then(|mut st| st.query_row([bucket], |r| Ok((r.get(0)?, r.get(1)?))))
+                .map_err(db_err)
+        })?;
         Ok(BucketSummary {
             count: count.max(0) as u64,
             total_bytes: total.max(0) as u64,
@@ -676,11 +725,12 @@ impl Metadata for SqliteMetadata {
     }
 
     fn delete(&self, id: &str) -> Result<bool, Error> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare_cached("DELETE FROM artifacts WHERE id = ?1")
-            .map_err(db_err)?;
-        let deleted = st.execute([id]).map_err(db_err)? > 0;
+        let deleted = self.writing(|conn| {
+            conn.prepare_cached("DELETE FROM artifacts WHERE id = ?1")
+                .and_then(|mut st| st.execute([id]))
+                .map(|n| n > 0)
+                .map_err(db_err)
+        })?;
         if deleted {
             self.wrote();
         }
@@ -724,12 +774,13 @@ impl Metadata for SqliteMetadata {
 
     fn stale_claims(&self, before: Timestamp, limit: u32) -> Result<Vec<String>, Error> {
         let before = to_i64(before, "before")?;
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(&claim_sql(claims::STALE)).map_err(db_err)?;
-        let rows = st
-            .query_map(params![before, clamp_limit(limit) as i64], |r| r.get::<_, String>(0))
-            .map_err(db_err)?;
-        rows.collect::<Result<_, _>>().map_err(db_err)
+        self.reading(|conn| {
+            let mut st = conn.prepare_cached(&claim_sql(claims::STALE)).map_err(db_err)?;
+            let rows = st
+                .query_map(params![before, clamp_limit(limit) as i64], |r| r.get::<_, String>(0))
+                .map_err(db_err)?;
+            rows.collect::<Result<_, _>>().map_err(db_err)
+        })
     }
 
     fn touch(&self, id: &str, at: Timestamp) -> Result<(), Error> {
@@ -743,7 +794,7 @@ impl Metadata for SqliteMetadata {
             t.pending.len() >= TOUCH_BATCH || since.elapsed() >= TOUCH_FLUSH
         };
         if due {
-            self.flush_touches()?;
+            self.flush_touches_unless_busy()?;
         }
         Ok(())
     }
@@ -790,6 +841,45 @@ mod tests {
         assert!(m.delete(&rec.id).unwrap());
         assert_eq!(m.get_by_id(&rec.id).unwrap(), None);
         assert_eq!(m.get_by_name("b", "n").unwrap(), None);
+    }
+
+    /// Reads never wait for writes. With the database's write lock held by another connection
+    /// (as another process's `gc` or shell would hold it), then with this backend's write
+    /// connection busy, lookups, listings, summaries and `touch`es that are due to flush all
+    /// return at once; the counts they could not write are written later, none lost.
+    #[test]
+    fn reads_and_touches_do_not_wait_for_a_locked_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sqlite");
+        let m = Arc::new(SqliteMetadata::open(path.to_str().unwrap()).unwrap());
+        let rec = crate::conformance::record("b", "n", 1_000);
+        assert!(m.insert_if_absent(&rec).unwrap().created);
+        let reads = |at: Timestamp| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let (m, id) = (m.clone(), rec.id.clone());
+            std::thread::spawn(move || {
+                let r = (|| -> Result<_, Error> {
+                    m.touch(&id, at)?;
+                    let q = ListQuery { bucket: Some("b".into()), limit: 10, ..Default::default() };
+                    Ok((m.get_by_id(&id)?.map(|r| r.id), m.list(&q)?.records.len(), m.summary("b")?.count))
+                })();
+                let _ = tx.send(r);
+            });
+            // The busy timeout is 5 s: a read that waited for the lock would miss this.
+            let got = rx.recv_timeout(Duration::from_secs(3)).expect("a read waited for the locked database");
+            assert_eq!(got.unwrap(), (Some(rec.id.clone()), 1, 1));
+        };
+        m.touch(&rec.id, 5).unwrap();
+        std::thread::sleep(TOUCH_FLUSH + Duration::from_millis(50));
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        reads(7);
+        other.execute_batch("ROLLBACK").unwrap();
+        std::thread::sleep(TOUCH_FLUSH + Duration::from_millis(50));
+        let held = m.conn();
+        reads(6);
+        drop(held);
+        assert_eq!(m.access(&rec.id).unwrap(), Some((Some(7), 3)));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::common::{agent, request, Home, Resp};
 use artifact_component::encoding::hex;
 
 mod load;
+mod locked;
 mod api;
 mod carried;
 mod native;
