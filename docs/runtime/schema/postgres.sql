@@ -1,4 +1,4 @@
--- Metadata schema of the artifact store on PostgreSQL (schema version 2: 1 + object_claims).
+-- Metadata schema of the artifact store on PostgreSQL (schema version 2: 1 + object_claims and the claim functions).
 --
 -- Applied by the host when it opens a `postgres://` metadata backend whose recorded version is
 -- older than this one (or absent); also runnable by hand (`psql -f`). Idempotent: running it any number of times, from any number of hosts at
@@ -71,6 +71,63 @@ CREATE TABLE IF NOT EXISTS object_claims (
     PRIMARY KEY (uri, holder)
 );
 CREATE INDEX IF NOT EXISTS object_claims_until ON object_claims (until);
+
+-- The claim operations, one call (one round trip) each. Each takes the URI's advisory lock, then
+-- runs its statements; in a VOLATILE function every statement reads a snapshot taken when it
+-- starts (READ COMMITTED), so after the lock each sees every claim committed before it. The lock
+-- is held until the calling statement's transaction ends. These are the statements of
+-- `host/src/metadata/sql.rs` (`claims`), which SQLite runs one by one in a write transaction.
+-- Added to schema version 2 after it was first recorded: hosts create them at open when missing.
+CREATE OR REPLACE FUNCTION artifact_claims_lock(p_uri text) RETURNS void
+LANGUAGE sql VOLATILE AS $$
+    SELECT pg_advisory_xact_lock(hashtextextended(p_uri, 7053736431290770745));
+$$;
+-- A writer's pin, unless a live delete claim exists (then false).
+CREATE OR REPLACE FUNCTION artifact_pin(p_uri text, p_holder text, p_until bigint, p_now bigint)
+RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM artifact_claims_lock(p_uri);
+    IF EXISTS (SELECT 1 FROM object_claims WHERE uri = p_uri AND holder = '' AND until > p_now) THEN
+        RETURN false;
+    END IF;
+    INSERT INTO object_claims (uri, holder, until) VALUES (p_uri, p_holder, p_until)
+        ON CONFLICT (uri, holder) DO UPDATE SET until = excluded.until;
+    RETURN true;
+END;
+$$;
+-- Whether the pin was there.
+CREATE OR REPLACE FUNCTION artifact_unpin(p_uri text, p_holder text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM artifact_claims_lock(p_uri);
+    DELETE FROM object_claims WHERE uri = p_uri AND holder = p_holder AND holder <> '';
+    RETURN FOUND;
+END;
+$$;
+-- The delete claim, after dropping the URI's expired claims, unless a record uses the URI or a
+-- claim on it remains (then false).
+CREATE OR REPLACE FUNCTION artifact_claim_delete(p_uri text, p_now bigint, p_until bigint)
+RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM artifact_claims_lock(p_uri);
+    DELETE FROM object_claims WHERE uri = p_uri AND until <= p_now;
+    IF EXISTS (SELECT 1 FROM artifacts WHERE uri = p_uri)
+        OR EXISTS (SELECT 1 FROM object_claims WHERE uri = p_uri) THEN
+        RETURN false;
+    END IF;
+    INSERT INTO object_claims (uri, holder, until) VALUES (p_uri, '', p_until);
+    RETURN true;
+END;
+$$;
+-- Whether the delete claim was there.
+CREATE OR REPLACE FUNCTION artifact_finish_delete(p_uri text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM artifact_claims_lock(p_uri);
+    DELETE FROM object_claims WHERE uri = p_uri AND holder = '';
+    RETURN FOUND;
+END;
+$$;
 
 -- Parts of manifest artifacts, in order. The manifest document (the artifact's body) is the
 -- authoritative list; this table is an index for SQL reporting that hosts may fill. Rows go away

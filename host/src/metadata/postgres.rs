@@ -12,9 +12,15 @@
 //! window, so any number of hosts may race on one pair. Puts, updates, reads (`touch`) and
 //! deletes append a row to `artifact_events` in the same statement.
 //!
+//! Object claims (pins, delete claims) are one call each of a function in the schema
+//! (`artifact_pin`, …), which takes the URI's advisory lock and runs the operation in one round
+//! trip: a put pins and unpins its object, and each statement of a transaction by hand was one or
+//! two round trips more.
+//!
 //! Connections come from a small pool (idle connections kept up to [`MAX_IDLE`]; more are opened
 //! on demand). The `postgres` crate drives each connection with its own tokio runtime, so calls
-//! must not be made from inside an async task: async hosts call through `spawn_blocking`.
+//! must not be made from inside an async task: [`super::open`] wraps this backend so that each
+//! call leaves the caller's runtime first ([`crate::blocking`]).
 
 use super::sql::{self, claims, Dialect, Where};
 use super::{Inserted, Metadata};
@@ -285,11 +291,26 @@ impl PostgresMetadata {
             )));
         }
         // A database already at this version is left alone: the DDL takes table locks, and
-        // running it at every open (every `artifact` process) deadlocked against writes.
+        // running it at every open (every `artifact` process) deadlocked against writes. The
+        // claim functions joined version 2 after databases recorded it: those get the schema
+        // once more (idempotent), which adds them. All of it commits at once, so the last
+        // function is there only if all are.
         if version == Some(SCHEMA_VERSION) {
-            return Ok(());
+            let functions: bool = c
+                .query_one("SELECT to_regprocedure('artifact_finish_delete(text)') IS NOT NULL", &[])
+                .map_err(db_err)?
+                .get(0);
+            if functions {
+                return Ok(());
+            }
         }
-        c.batch_execute(SCHEMA).map_err(db_err)
+        c.batch_execute(SCHEMA).map_err(|e| {
+            Error::Metadata(format!(
+                "applying the schema (docs/runtime/schema/postgres.sql) failed: {}; a user without \
+                 the right to create tables and functions needs it applied once by one who has",
+                db_err(e)
+            ))
+        })
     }
 
     /// The server's version string (`SHOW server_version`).
@@ -382,18 +403,13 @@ fn event_sql(kind: &str, from: &str) -> String {
 impl PostgresMetadata {
     /// Runs `f` in a transaction holding the advisory lock of `uri`: claims on one URI never
     /// interleave, whichever host makes them.
-    fn claims_tx<T>(
-        &self,
-        uri: &str,
-        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
-    ) -> Result<T, Error> {
-        let mut c = self.conn()?;
-        let mut tx = c.transaction().map_err(db_err)?;
-        tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7053736431290770745))", &[&uri])
-            .map_err(db_err)?;
-        let out = f(&mut tx).map_err(db_err)?;
-        tx.commit().map_err(db_err)?;
-        Ok(out)
+    /// One claim operation: a call of its function in the schema (`artifact_pin`, …), which
+    /// takes the URI's advisory lock and runs the operation's statements in one round trip and
+    /// one transaction. Returns the function's boolean answer.
+    fn claim(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<bool, Error> {
+        let (mut c, st) = self.prepare(sql)?;
+        let row = c.query_one(&st, args).map_err(db_err)?;
+        Ok(row.get::<_, bool>(0))
     }
 }
 
@@ -439,33 +455,20 @@ impl Metadata for PostgresMetadata {
 
     fn pin_object(&self, uri: &str, holder: &str, now: Timestamp, until: Timestamp) -> Result<bool, Error> {
         let (now, until) = (to_i64(now, "now")?, to_i64(until, "until")?);
-        self.claims_tx(uri, |tx| {
-            if tx.query_one(claims::LIVE_DELETE, &[&uri, &now])?.get::<_, bool>(0) {
-                return Ok(false);
-            }
-            tx.execute(claims::PIN, &[&uri, &holder, &until])?;
-            Ok(true)
-        })
+        self.claim("SELECT artifact_pin($1, $2, $3, $4)", &[&uri, &holder, &until, &now])
     }
 
     fn unpin_object(&self, uri: &str, holder: &str) -> Result<(), Error> {
-        self.claims_tx(uri, |tx| tx.execute(claims::UNPIN, &[&uri, &holder]).map(drop))
+        self.claim("SELECT artifact_unpin($1, $2)", &[&uri, &holder]).map(drop)
     }
 
     fn claim_delete(&self, uri: &str, now: Timestamp, until: Timestamp) -> Result<bool, Error> {
         let (now, until) = (to_i64(now, "now")?, to_i64(until, "until")?);
-        self.claims_tx(uri, |tx| {
-            tx.execute(claims::PRUNE, &[&uri, &now])?;
-            if tx.query_one(claims::BUSY, &[&uri])?.get::<_, bool>(0) {
-                return Ok(false);
-            }
-            tx.execute(claims::CLAIM, &[&uri, &until])?;
-            Ok(true)
-        })
+        self.claim("SELECT artifact_claim_delete($1, $2, $3)", &[&uri, &now, &until])
     }
 
     fn finish_delete(&self, uri: &str) -> Result<(), Error> {
-        self.claims_tx(uri, |tx| tx.execute(claims::FINISH, &[&uri]).map(drop))
+        self.claim("SELECT artifact_finish_delete($1)", &[&uri]).map(drop)
     }
 
     fn stale_claims(&self, before: Timestamp, limit: u32) -> Result<Vec<String>, Error> {

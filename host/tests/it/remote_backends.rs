@@ -194,6 +194,37 @@ fn postgres_schema_is_idempotent_and_events_are_appended() {
     ));
 }
 
+/// A database that recorded schema version 2 before the claim functions joined it gets them at
+/// the next open, and claims work there; the claim functions answer as the protocol says.
+#[test]
+fn postgres_claim_functions_are_added_to_an_older_version_2_database() {
+    let db = unique("upgrade").replace('-', "_");
+    let admin = &services().postgres;
+    let mut c = postgres::Client::connect(admin, postgres::NoTls).unwrap();
+    c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let url = format!("{base}/{db}");
+    drop(PostgresMetadata::open(&url).unwrap());
+    let mut old = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    old.batch_execute(
+        "DROP FUNCTION artifact_pin(text, text, bigint, bigint); DROP FUNCTION artifact_unpin(text, text); \
+         DROP FUNCTION artifact_claim_delete(text, bigint, bigint); DROP FUNCTION artifact_finish_delete(text); \
+         DROP FUNCTION artifact_claims_lock(text)",
+    )
+    .unwrap();
+    let m = PostgresMetadata::open(&url).unwrap();
+    let (uri, now) = ("fs://blobs/sha256/aa/upgrade", 1_000);
+    assert!(m.pin_object(uri, "w1", now, now + 100).unwrap());
+    assert!(!m.claim_delete(uri, now, now + 100).unwrap(), "a live pin keeps the delete claim off");
+    m.unpin_object(uri, "w1").unwrap();
+    assert!(m.claim_delete(uri, now, now + 100).unwrap());
+    assert!(!m.pin_object(uri, "w2", now, now + 100).unwrap(), "a live delete claim refuses pins");
+    assert!(m.pin_object(uri, "w2", now + 200, now + 300).unwrap(), "an expired delete claim does not");
+    m.finish_delete(uri).unwrap();
+    drop((m, old));
+    c.batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)")).unwrap();
+}
+
 // ---------------------------------------------------------------------------------------------
 // `artifact` processes sharing one PostgreSQL and one bucket
 // ---------------------------------------------------------------------------------------------
