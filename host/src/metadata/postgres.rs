@@ -401,8 +401,6 @@ fn event_sql(kind: &str, from: &str) -> String {
 }
 
 impl PostgresMetadata {
-    /// Runs `f` in a transaction holding the advisory lock of `uri`: claims on one URI never
-    /// interleave, whichever host makes them.
     /// One claim operation: a call of its function in the schema (`artifact_pin`, …), which
     /// takes the URI's advisory lock and runs the operation's statements in one round trip and
     /// one transaction. Returns the function's boolean answer.
