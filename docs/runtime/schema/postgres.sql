@@ -143,9 +143,12 @@ CREATE TABLE IF NOT EXISTS artifact_manifest_parts (
 );
 CREATE INDEX IF NOT EXISTS artifact_manifest_parts_part ON artifact_manifest_parts (part_id);
 
--- Append-only log of puts (a record created), updates, reads (touch) and deletes, written in the
--- same statement as the change it records. Rows are never updated; old rows may be deleted to
--- bound the table (e.g. `DELETE FROM artifact_events WHERE at < …`).
+-- Append-only log of puts (a record created), updates, reads (touch) and deletes. Puts, updates
+-- and deletes are written in the same statement as the change they record; reads are counted by
+-- each host and written in batches (one row per read, `at` the time of the batch) within about a
+-- second, and before that host's own delete of the artifact (a host killed before loses the
+-- reads it held). Rows are never updated; old rows may be deleted to bound the table (e.g.
+-- `DELETE FROM artifact_events WHERE at < …`).
 CREATE TABLE IF NOT EXISTS artifact_events (
     seq          bigserial PRIMARY KEY,
     at           bigint NOT NULL,                   -- server clock, ms since the epoch

@@ -1,6 +1,7 @@
 //! Metadata backends, selected by URI.
 
 pub mod postgres;
+pub mod reads;
 mod sql;
 pub mod sqlite;
 

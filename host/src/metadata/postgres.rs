@@ -9,8 +9,11 @@
 //!
 //! get-or-create is one statement, `INSERT … ON CONFLICT (bucket, name) DO NOTHING RETURNING`,
 //! followed, when it returned nothing, by a read of the winner; there is no read-then-write
-//! window, so any number of hosts may race on one pair. Puts, updates, reads (`touch`) and
-//! deletes append a row to `artifact_events` in the same statement.
+//! window, so any number of hosts may race on one pair. Puts, updates and deletes append a row
+//! to `artifact_events` in the same statement. Reads (`touch`) are counted in memory and written
+//! in batches, one statement for all the artifacts held, with one `read` event per read (see
+//! [`super::reads`] for when, and the trade-off): a read of a popular artifact no longer takes
+//! its row's lock, which every host reading it would queue on.
 //!
 //! Object claims (pins, delete claims) are one call each of a function in the schema
 //! (`artifact_pin`, …), which takes the URI's advisory lock and runs the operation in one round
@@ -23,6 +26,7 @@
 //! call leaves the caller's runtime first ([`crate::blocking`]).
 
 use super::sql::{self, claims, Dialect, Where};
+use super::reads::ReadCounts;
 use super::{Inserted, Metadata};
 use artifact_component::backend::{clamp_limit, cursor, page};
 use artifact_component::model::*;
@@ -169,6 +173,7 @@ fn row_to_record(row: &Row) -> Result<Record, Error> {
 pub struct PostgresMetadata {
     config: Config,
     idle: Mutex<Vec<Pooled>>,
+    reads: ReadCounts,
 }
 
 /// Statements prepared per connection before the cache starts over (listings with different
@@ -240,7 +245,7 @@ impl PostgresMetadata {
         if config.get_application_name().is_none() {
             config.application_name("artifact");
         }
-        let m = PostgresMetadata { config, idle: Mutex::new(Vec::new()) };
+        let m = PostgresMetadata { config, idle: Mutex::new(Vec::new()), reads: ReadCounts::default() };
         m.migrate()?;
         Ok(m)
     }
@@ -342,6 +347,7 @@ impl PostgresMetadata {
     /// When the artifact was last read and how often (see [`Metadata::touch`]); `None` if there
     /// is no such artifact.
     pub fn access(&self, id: &str) -> Result<Option<(Option<Timestamp>, u64)>, Error> {
+        self.flush_reads()?;
         let row = self
             .conn()?
             .query_opt("SELECT accessed_at, access_count FROM artifacts WHERE id = $1", &[&id])
@@ -355,11 +361,41 @@ impl PostgresMetadata {
 
     /// The events recorded for an artifact, oldest first, as `(kind, at)`.
     pub fn events(&self, id: &str) -> Result<Vec<(String, Timestamp)>, Error> {
+        self.flush_reads()?;
         let rows = self
             .conn()?
             .query("SELECT kind, at FROM artifact_events WHERE artifact_id = $1 ORDER BY seq", &[&id])
             .map_err(db_err)?;
         Ok(rows.iter().map(|r| (r.get(0), r.get::<_, i64>(1).max(0) as u64)).collect())
+    }
+
+    /// Writes the reads held in memory in one statement: counts and times, and one `read` event
+    /// per read. On failure they are held again (none is lost).
+    pub fn flush_reads(&self) -> Result<(), Error> {
+        let batch = self.reads.take();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // In id order: hosts writing overlapping batches then take the rows' locks in one order
+        // (a deadlock, should one happen, fails the write and the reads are held again).
+        let mut rows: Vec<_> = batch.iter().collect();
+        rows.sort_unstable_by(|x, y| x.0.cmp(y.0));
+        let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+        let ats: Vec<i64> = rows.iter().map(|(_, (at, _))| *at).collect();
+        let counts: Vec<i64> = rows.iter().map(|(_, (_, n))| *n).collect();
+        let sql = format!(
+            "WITH b AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(id, at, n)), \
+             t AS (UPDATE artifacts a SET accessed_at = GREATEST(COALESCE(a.accessed_at, 0), b.at), \
+             access_count = a.access_count + b.n FROM b WHERE a.id = b.id COLLATE \"C\" \
+             RETURNING a.id, a.bucket, a.name, b.n), \
+             r AS (SELECT id, bucket, name FROM t, generate_series(1, t.n)) {}",
+            event_sql("read", "r")
+        );
+        let written = self.prepare(&sql).and_then(|(mut c, st)| c.execute(&st, &[&ids, &ats, &counts]).map_err(db_err));
+        if written.is_err() {
+            self.reads.hold_again(batch);
+        }
+        written.map(drop)
     }
 
     fn select_one(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Option<Record>, Error> {
@@ -408,6 +444,13 @@ impl PostgresMetadata {
         let (mut c, st) = self.prepare(sql)?;
         let row = c.query_one(&st, args).map_err(db_err)?;
         Ok(row.get::<_, bool>(0))
+    }
+}
+
+impl Drop for PostgresMetadata {
+    fn drop(&mut self) {
+        // Best effort: a database out of reach loses the reads held, nothing else.
+        let _ = self.flush_reads();
     }
 }
 
@@ -540,6 +583,8 @@ impl Metadata for PostgresMetadata {
     }
 
     fn delete(&self, id: &str) -> Result<bool, Error> {
+        // This process's reads of it are logged before its delete.
+        self.flush_reads()?;
         let sql = format!(
             "WITH del AS (DELETE FROM artifacts WHERE id = $1 RETURNING id, bucket, name), \
              ev AS ({}) SELECT count(*) FROM del",
@@ -552,13 +597,9 @@ impl Metadata for PostgresMetadata {
 
     fn touch(&self, id: &str, at: Timestamp) -> Result<(), Error> {
         let at = to_i64(at, "accessed_at")?;
-        let sql = format!(
-            "WITH t AS (UPDATE artifacts SET accessed_at = GREATEST(COALESCE(accessed_at, 0), $2), \
-             access_count = access_count + 1 WHERE id = $1 RETURNING id, bucket, name) {}",
-            event_sql("read", "t")
-        );
-        let (mut c, st) = self.prepare(&sql)?;
-        c.execute(&st, &[&id, &at]).map_err(db_err)?;
+        if self.reads.count(id, at) {
+            self.flush_reads()?;
+        }
         Ok(())
     }
 }

@@ -8,13 +8,9 @@
 //! benches/). The writer still checkpoints itself past [`WAL_BACKSTOP_PAGES`], should the
 //! background thread fall behind, so the WAL stays bounded.
 //!
-//! Reads are counted (`touch`) in memory and written in one transaction by the first `touch`
-//! [`TOUCH_FLUSH`] or more after the oldest one held, by the one that makes [`TOUCH_BATCH`]
-//! artifacts held, and when the backend is dropped, instead of one write transaction (a file
-//! lock and a WAL append) per read: a signed read is otherwise a read *and* a write. The
-//! trade-off: while reads go on, access counts and times appear in the database up to a second
-//! late (an idle process writes what it holds at its next read or when dropped), and a process
-//! killed (not dropped) loses the counts it held.
+//! Reads are counted (`touch`) in memory and written in one transaction (see [`super::reads`]
+//! for when, and the trade-off), instead of one write transaction (a file lock and a WAL append)
+//! per read.
 //!
 //! Reads never wait for writes: lookups, listings and summaries run on a pool of read connections
 //! (WAL), and the flush a `touch` makes is skipped (the counts stay held for the next one) when
@@ -33,13 +29,10 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row,
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::thread::JoinHandle;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Longest a counted read waits in memory before it is written (see the module docs).
-pub const TOUCH_FLUSH: Duration = Duration::from_secs(1);
-/// Most artifacts whose reads wait in memory before they are written.
-pub const TOUCH_BATCH: usize = 1024;
+pub use super::reads::{TOUCH_BATCH, TOUCH_FLUSH};
+use super::reads::ReadCounts;
 
 /// The schema version this code writes (`PRAGMA user_version`). Indexes are not part of it:
 /// they are created (or dropped) at every open, and any version of the code works with or
@@ -198,7 +191,7 @@ pub struct SqliteMetadata {
     /// Unused for an in-memory database (each connection would open a database of its own).
     readers: Readers,
     conn: Mutex<Connection>,
-    touches: Mutex<Touches>,
+    touches: ReadCounts,
 }
 
 /// A pool of read connections to one database file: a read takes one (opening it when none is
@@ -237,30 +230,6 @@ impl Readers {
         if idle.len() < Self::MAX_IDLE {
             idle.push(c);
         }
-    }
-}
-
-/// Reads counted and not written yet: id → (latest time, count), and when the oldest came.
-#[derive(Default)]
-struct Touches {
-    pending: HashMap<String, (i64, i64)>,
-    since: Option<Instant>,
-}
-
-impl Touches {
-    fn take(&mut self) -> HashMap<String, (i64, i64)> {
-        self.since = None;
-        std::mem::take(&mut self.pending)
-    }
-
-    /// Counts taken for a flush that did not happen, merged back with any counted since.
-    fn hold_again(&mut self, batch: HashMap<String, (i64, i64)>) {
-        for (id, (at, n)) in batch {
-            let e = self.pending.entry(id).or_insert((at, 0));
-            e.0 = e.0.max(at);
-            e.1 += n;
-        }
-        self.since.get_or_insert_with(Instant::now);
     }
 }
 
@@ -395,7 +364,7 @@ impl SqliteMetadata {
                 idle: Mutex::new(Vec::new()),
             },
             conn: Mutex::new(conn),
-            touches: Mutex::new(Touches::default()),
+            touches: ReadCounts::default(),
         })
     }
 
@@ -472,7 +441,7 @@ impl SqliteMetadata {
 
     /// Writes what is counted on `conn`; on failure the counts are held again (none is lost).
     fn flush_on(&self, conn: &mut Connection) -> rusqlite::Result<()> {
-        let batch = self.touches.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let batch = self.touches.take();
         if batch.is_empty() {
             return Ok(());
         }
@@ -495,7 +464,7 @@ impl SqliteMetadata {
                 Ok(())
             }
             Err(e) => {
-                self.touches.lock().unwrap_or_else(|p| p.into_inner()).hold_again(batch);
+                self.touches.hold_again(batch);
                 Err(e)
             }
         }
@@ -785,15 +754,7 @@ impl Metadata for SqliteMetadata {
 
     fn touch(&self, id: &str, at: Timestamp) -> Result<(), Error> {
         let at = to_i64(at, "accessed_at")?;
-        let due = {
-            let mut t = self.touches.lock().unwrap_or_else(|p| p.into_inner());
-            let e = t.pending.entry(id.to_string()).or_insert((at, 0));
-            e.0 = e.0.max(at);
-            e.1 += 1;
-            let since = *t.since.get_or_insert_with(Instant::now);
-            t.pending.len() >= TOUCH_BATCH || since.elapsed() >= TOUCH_FLUSH
-        };
-        if due {
+        if self.touches.count(id, at) {
             self.flush_touches_unless_busy()?;
         }
         Ok(())

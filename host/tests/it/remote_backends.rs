@@ -180,12 +180,34 @@ fn postgres_schema_is_idempotent_and_events_are_appended() {
     };
     assert!(a.insert_if_absent(&rec).unwrap().created);
     assert!(!b.insert_if_absent(&rec).unwrap().created);
+    // Reads are held by each host and written in one batch (here when asked for: `access`).
     b.touch(&id, now + 5).unwrap();
     a.touch(&id, now + 3).unwrap();
-    assert_eq!(b.access(&id).unwrap(), Some((Some(now + 5), 2)));
+    a.touch(&id, now + 4).unwrap();
+    assert_eq!(a.access(&id).unwrap(), Some((Some(now + 4), 2)));
+    assert_eq!(b.access(&id).unwrap(), Some((Some(now + 5), 3)));
+    // A host's own delete writes its held reads first, so they are logged before it.
+    a.touch(&id, now + 6).unwrap();
     assert!(a.delete(&id).unwrap());
     let kinds: Vec<String> = a.events(&id).unwrap().into_iter().map(|(k, _)| k).collect();
-    assert_eq!(kinds, ["put", "read", "read", "delete"]);
+    assert_eq!(kinds, ["put", "read", "read", "read", "read", "delete"]);
+    // Reads held of an artifact another host deleted are dropped without an error.
+    b.touch(&id, now + 7).unwrap();
+    b.flush_reads().unwrap();
+    assert_eq!(b.access(&id).unwrap(), None);
+    assert_eq!(a.events(&id).unwrap().len(), 6);
+    // Unasked, a host writes what it holds at its first read a second after the oldest.
+    let rec2 = artifact_component::model::Record {
+        id: artifact_component::ids::new_id(now),
+        name: "n2".into(),
+        logical_ref: format!("noetl://artifact/ev2/{}", rec.id),
+        ..rec.clone()
+    };
+    assert!(a.insert_if_absent(&rec2).unwrap().created);
+    a.touch(&rec2.id, now + 1).unwrap();
+    std::thread::sleep(artifact_host::metadata::reads::TOUCH_FLUSH);
+    a.touch(&rec2.id, now + 2).unwrap();
+    assert_eq!(pg().access(&rec2.id).unwrap(), Some((Some(now + 2), 2)), "seen from another host");
     assert!(a.server_version().unwrap().chars().next().unwrap().is_ascii_digit());
     a.probe().unwrap();
     assert!(matches!(
