@@ -191,7 +191,7 @@ pub struct SqliteMetadata {
     /// Unused for an in-memory database (each connection would open a database of its own).
     readers: Readers,
     conn: Mutex<Connection>,
-    touches: ReadCounts,
+    reads: ReadCounts,
 }
 
 /// A pool of read connections to one database file: a read takes one (opening it when none is
@@ -275,7 +275,7 @@ impl Checkpointer {
 impl Drop for SqliteMetadata {
     fn drop(&mut self) {
         // Best effort: a database gone read-only loses the counts, nothing else.
-        let _ = self.flush_touches();
+        let _ = self.flush_reads();
     }
 }
 
@@ -364,7 +364,7 @@ impl SqliteMetadata {
                 idle: Mutex::new(Vec::new()),
             },
             conn: Mutex::new(conn),
-            touches: ReadCounts::default(),
+            reads: ReadCounts::default(),
         })
     }
 
@@ -418,13 +418,13 @@ impl SqliteMetadata {
     }
 
     /// Writes the reads counted in memory, in one transaction, waiting for the write lock.
-    pub fn flush_touches(&self) -> Result<(), Error> {
+    pub fn flush_reads(&self) -> Result<(), Error> {
         self.writing(|conn| self.flush_on(conn).map_err(db_err))
     }
 
     /// The flush a `touch` makes: never waits. When another thread holds the write connection
     /// or another process the database's write lock, the counts stay held for a later flush.
-    fn flush_touches_unless_busy(&self) -> Result<(), Error> {
+    fn flush_reads_unless_busy(&self) -> Result<(), Error> {
         let mut conn = match self.conn.try_lock() {
             Ok(c) => c,
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
@@ -441,7 +441,7 @@ impl SqliteMetadata {
 
     /// Writes what is counted on `conn`; on failure the counts are held again (none is lost).
     fn flush_on(&self, conn: &mut Connection) -> rusqlite::Result<()> {
-        let batch = self.touches.take();
+        let batch = self.reads.take();
         if batch.is_empty() {
             return Ok(());
         }
@@ -464,7 +464,7 @@ impl SqliteMetadata {
                 Ok(())
             }
             Err(e) => {
-                self.touches.hold_again(batch);
+                self.reads.hold_again(batch);
                 Err(e)
             }
         }
@@ -473,7 +473,7 @@ impl SqliteMetadata {
     /// When the artifact was last read and how often (see [`Metadata::touch`]), reads counted
     /// in memory included; `None` if there is no such artifact.
     pub fn access(&self, id: &str) -> Result<Option<(Option<Timestamp>, u64)>, Error> {
-        self.flush_touches()?;
+        self.flush_reads()?;
         self.reading(|conn| {
             let mut st = conn
                 .prepare_cached("SELECT accessed_at, access_count FROM artifacts WHERE id = ?1")
@@ -754,8 +754,8 @@ impl Metadata for SqliteMetadata {
 
     fn touch(&self, id: &str, at: Timestamp) -> Result<(), Error> {
         let at = to_i64(at, "accessed_at")?;
-        if self.touches.count(id, at) {
-            self.flush_touches_unless_busy()?;
+        if self.reads.count(id, at) {
+            self.flush_reads_unless_busy()?;
         }
         Ok(())
     }

@@ -237,7 +237,7 @@ fn sqlite_is_shared_between_handles_and_tracks_access() {
     // Reads are counted in memory and written in batches: b sees its own at once, a's once a
     // writes them (a second later, a full batch, a flush or a drop).
     assert_eq!(b.access(&id).unwrap(), Some((Some(now + 5), 1)));
-    a.flush_touches().unwrap();
+    a.flush_reads().unwrap();
     assert_eq!(b.access(&id).unwrap(), Some((Some(now + 5), 2)));
     a.touch(&id, now + 9).unwrap();
     drop(a);

@@ -10,7 +10,7 @@ use artifact_host::Runtime;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -249,51 +249,19 @@ fn twenty_five_puts_killed_at_random_points_leave_a_consistent_store() {
 // Corrupted objects, read every way
 // ---------------------------------------------------------------------------------------------
 
-pub(crate) const KEYS: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
-
-/// `artifact serve` on `h`, killed when dropped; `.1` is its base URL.
-pub(crate) struct Serve(std::process::Child, pub(crate) String);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(h: &Home) -> Serve {
-    serve_with(h, &[])
-}
-
-/// `artifact serve` on `h` with these extra environment variables.
-pub(crate) fn serve_with(h: &Home, env: &[(&str, &str)]) -> Serve {
-    let mut child = h
-        .command(&["serve", "--listen", "127.0.0.1:0"])
-        .env("ARTIFACT_SIGNING_KEYS", KEYS)
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(a) = line.strip_prefix("artifact serve: listening on ") {
-            break a.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Serve(child, base)
-}
-
 /// A GET over a plain socket that keeps whatever arrived before the server cut the connection
 /// (an HTTP client library reports a cut body only as an error). Returns status and raw body.
 pub(crate) fn raw_get(url: &str, headers: &[(&str, &str)]) -> (u16, Vec<u8>) {
+    raw_get_within(url, headers, Duration::from_secs(60))
+}
+
+/// [`raw_get`] that stops waiting for the response after `within` (status 0 if nothing came).
+pub(crate) fn raw_get_within(url: &str, headers: &[(&str, &str)], within: Duration) -> (u16, Vec<u8>) {
     use std::io::Read;
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_at(rest.find('/').unwrap());
     let mut s = std::net::TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.set_read_timeout(Some(within)).unwrap();
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -311,12 +279,6 @@ pub(crate) fn raw_get(url: &str, headers: &[(&str, &str)]) -> (u16, Vec<u8>) {
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(!head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "{head}");
     (status, all[head_end..].to_vec())
-}
-
-pub(crate) fn signed(h: &Home, base: &str, id: &str) -> String {
-    let o = h.command(&["sign", id, "--base-url", base]).env("ARTIFACT_SIGNING_KEYS", KEYS).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).unwrap().trim().to_string()
 }
 
 #[test]
@@ -375,8 +337,8 @@ fn corrupted_objects_are_caught_by_every_read_and_no_wrong_byte_leaves() {
             assert!(raw.len() < 1 << 20, "{label}: cat wrote {} bytes of a damaged first chunk", raw.len());
             // HTTP: 200 and 206 either refuse (5xx, or no response at all) or cut the body
             // before any wrong byte.
-            let srv = serve(&h);
-            let url = signed(&h, &srv.1, &id);
+            let srv = h.serve(&[]);
+            let url = h.sign(&srv.base, &id, &[]);
             for range in [None, Some("bytes=100-200")] {
                 let headers: Vec<(&str, &str)> = range.map(|r| vec![("range", r)]).unwrap_or_default();
                 let (status, body) = raw_get(&url, &headers);

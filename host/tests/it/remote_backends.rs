@@ -460,7 +460,7 @@ fn pump(
 #[test]
 fn a_stalled_s3_endpoint_holds_up_only_the_reads_that_wait_on_it() {
     use crate::common::Home;
-    use crate::faults::{raw_get, serve_with, signed};
+    use crate::faults::raw_get;
     let sub = unique("stall");
     let real = s3_uri(&sub);
     let (before, after) = real.split_once("endpoint=http://").unwrap();
@@ -481,8 +481,8 @@ fn a_stalled_s3_endpoint_holds_up_only_the_reads_that_wait_on_it() {
     let a = put(&h.write("a.bin", &on_fs), &fs);
     let b = put(&h.write("b.bin", &on_s3), &format!("{through_proxy},{fs}"));
 
-    let server = serve_with(&h, &[("ARTIFACT_STORAGE", &format!("{fs},{through_proxy}"))]);
-    let (url_a, url_b) = (signed(&h, &server.1, &a), signed(&h, &server.1, &b));
+    let server = h.serve_with(&[], None, &[("ARTIFACT_STORAGE", &format!("{fs},{through_proxy}"))]);
+    let (url_a, url_b) = (h.sign(&server.base, &a, &[]), h.sign(&server.base, &b, &[]));
     assert_eq!(raw_get(&url_b, &[]), (200, on_s3.clone()), "through the proxy before it stalls");
 
     proxy.stall();
@@ -513,7 +513,6 @@ fn a_stalled_s3_endpoint_holds_up_only_the_reads_that_wait_on_it() {
 #[test]
 fn serve_on_postgres_and_s3_stops_cleanly_on_sigterm() {
     use crate::faults::raw_get;
-    use std::io::{BufRead, BufReader};
     let sub = unique("term");
     let h = crate::common::Home::new();
     let env = [("ARTIFACT_STORAGE", s3_uri(&sub)), ("ARTIFACT_METADATA", services().postgres.clone())];
@@ -521,30 +520,10 @@ fn serve_on_postgres_and_s3_stops_cleanly_on_sigterm() {
     let o = h.command(&["put", &h.write("t.bin", &data)]).envs(env.clone()).output().unwrap();
     assert!(o.status.success(), "put: {}", String::from_utf8_lossy(&o.stderr));
     let id = serde_json::from_slice::<Value>(&o.stdout).unwrap()["meta"]["id"].as_str().unwrap().to_string();
-    let mut child = h
-        .command(&["serve", "--listen", "127.0.0.1:0"])
-        .envs(env.clone())
-        .env("ARTIFACT_SIGNING_KEYS", crate::faults::KEYS)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(a) = line.strip_prefix("artifact serve: listening on ") {
-            break a.to_string();
-        }
-    };
-    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
-    let url = {
-        let o = h.command(&["sign", &id, "--base-url", &base]).envs(env).env("ARTIFACT_SIGNING_KEYS", crate::faults::KEYS).output().unwrap();
-        assert!(o.status.success(), "sign: {}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap().trim().to_string()
-    };
+    let server = h.serve_with(&[], None, &env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+    // Only the server is pointed at PostgreSQL: the URL is signed without looking the id up.
+    let url = h.sign(&server.base, &id, &["--no-lookup"]);
     assert_eq!(raw_get(&url, &[]), (200, data));
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let status = child.wait().unwrap();
-    let stderr = rest.join().unwrap();
+    let (status, stderr) = server.terminate();
     assert!(status.success() && !stderr.contains("panicked"), "serve after SIGTERM: {status}\n{stderr}");
 }

@@ -4,20 +4,7 @@
 
 use super::*;
 use crate::common::send_with;
-
-/// A GET that gives up after `within`: `None` when no complete answer came by then.
-fn get_within(url: &str, within: Duration) -> Option<(u16, Vec<u8>)> {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(within)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut all = Vec::new();
-    s.read_to_end(&mut all).ok()?;
-    let head_end = all.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let status = String::from_utf8_lossy(&all[..head_end]).split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, all[head_end..].to_vec()))
-}
+use crate::faults::raw_get_within;
 
 /// More uploads wait for the database's write lock than the server has worker threads; a read
 /// is still answered at once (each waiting write used to block a worker, so the server stopped
@@ -30,7 +17,8 @@ fn uploads_waiting_for_a_locked_database_do_not_hold_up_reads() {
     let id = home.put("a.bin", &data, &[]);
     let server = home.serve(&[]);
     let url = home.sign(&server.base, &id, &[]);
-    assert_eq!(get_within(&url, Duration::from_secs(30)).map(|(s, b)| (s, b == data)), Some((200, true)));
+    let (status, body) = raw_get_within(&url, &[], Duration::from_secs(30));
+    assert!(status == 200 && body == data, "before the lock: HTTP {status}");
 
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let uploads: Vec<(String, Vec<u8>)> = (0..workers + 2)
@@ -49,10 +37,9 @@ fn uploads_waiting_for_a_locked_database_do_not_hold_up_reads() {
         .collect();
     // Let them reach the insert (SQLite's busy timeout is 5 s; the lock is released within it).
     std::thread::sleep(Duration::from_millis(1000));
-    let got = get_within(&url, Duration::from_secs(3));
+    let (status, body) = raw_get_within(&url, &[], Duration::from_secs(3));
     db.execute_batch("ROLLBACK").unwrap();
-    let got = got.map(|(status, body)| (status, body == data));
-    assert_eq!(got, Some((200, true)), "a read behind {} uploads waiting for the lock (None: no answer in 3 s)", workers + 2);
+    assert!(status == 200 && body == data, "a read behind {} uploads waiting for the lock: HTTP {status} (0: no answer in 3 s)", workers + 2);
     for w in waiting {
         assert_eq!(w.join().unwrap(), 201, "an upload that waited for the lock");
     }

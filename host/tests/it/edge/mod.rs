@@ -8,7 +8,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const KEYS: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,k2:AgICAgICAgICAgICAgICAg==";
+/// The signing keys of every test server (`k1` active).
+pub(crate) const KEYS: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,k2:AgICAgICAgICAgICAgICAg==";
 /// A key the server does not have.
 const ROGUE: &str = "k9:CQkJCQkJCQkJCQkJCQkJCQ==";
 
@@ -53,7 +54,8 @@ impl Home {
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         v["meta"]["id"].as_str().unwrap().to_string()
     }
-    fn sign(&self, base: &str, r: &str, extra: &[&str]) -> String {
+    /// A signed URL for `r` on the server at `base` (`artifact sign r --base-url base extra`).
+    pub(crate) fn sign(&self, base: &str, r: &str, extra: &[&str]) -> String {
         self.sign_with(base, r, extra, KEYS)
     }
     fn sign_with(&self, base: &str, r: &str, extra: &[&str], keys: &str) -> String {
@@ -62,7 +64,8 @@ impl Home {
         let o = self.run(&args, keys);
         String::from_utf8(o.stdout).unwrap().trim().to_string()
     }
-    fn serve(&self, extra: &[&str]) -> Server {
+    /// Starts `artifact serve` with these extra arguments.
+    pub(crate) fn serve(&self, extra: &[&str]) -> Server {
         self.serve_limited(extra, None)
     }
     /// `artifact serve` with the token API on: `ARTIFACT_CONFIG_API_TOKENS=tokens`.
@@ -77,7 +80,7 @@ impl Home {
     /// server on a scratch home, so the shared code cache holds the edge component and no
     /// measured server compiles it: compiling touches ~35 MiB of the debug binary's code, which
     /// then counts in that server's RSS and high-water mark.
-    fn serve_with(&self, extra: &[&str], fds: Option<u32>, env: &[(&str, &str)]) -> Server {
+    pub(crate) fn serve_with(&self, extra: &[&str], fds: Option<u32>, env: &[(&str, &str)]) -> Server {
         static WARM: std::sync::Once = std::sync::Once::new();
         WARM.call_once(|| drop(Home::new().spawn_server(&[], None, &[])));
         self.spawn_server(extra, fds, env)
@@ -107,7 +110,7 @@ impl Home {
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
-        {
+        let reader = {
             let log = log.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -116,9 +119,9 @@ impl Home {
                     }
                     log.lock().unwrap().push(line);
                 }
-            });
-        }
-        let mut server = Server { child: crate::common::Reaped(child), base: String::new(), log };
+            })
+        };
+        let mut server = Server { child: crate::common::Reaped(child), base: String::new(), log, reader: Some(reader) };
         match rx.recv_timeout(Duration::from_secs(300)) {
             Ok(base) => server.base = base,
             Err(_) => panic!("server did not start: {:?}", server.log.lock().unwrap()),
@@ -128,14 +131,28 @@ impl Home {
 }
 
 /// `artifact serve` as a child process; killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: crate::common::Reaped,
-    base: String,
+    /// Scheme and authority, e.g. `http://127.0.0.1:40123`.
+    pub(crate) base: String,
+    /// Its standard error, line by line, as far as it has come.
     log: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
-
 impl Server {
+    /// Sends SIGTERM and waits for the server to exit: its exit status and whole standard error.
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))] // used by the remote backends' tests
+    pub(crate) fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.0.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let status = self.child.0.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        let log = self.log.lock().unwrap().join("\n");
+        (status, log)
+    }
     /// Answers one request through the component (so code is compiled and an instance has run),
     /// then resets the high-water mark of RSS, so `VmHWM` afterwards is the peak of what follows.
     fn warm_and_reset_peak(&self) {
