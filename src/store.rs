@@ -822,8 +822,11 @@ impl Writer {
         };
         rec.location.uri = uri.clone();
         let overwrite = w.if_exists == IfExists::Overwrite;
-        if !overwrite && w.opts.name.is_some() {
-            // The pair may have been created while we streamed: then publish nothing at all.
+        if !overwrite && w.opts.name.is_some() && !content_addressed {
+            // The pair may have been created while we streamed: then publish nothing at all (a
+            // template's location may be the winner's own). A content address needs no second
+            // lookup: the insert below finds the winner, and our object is released unless the
+            // winner's record uses it too (same answer, one metadata round trip less per put).
             if let Some(existing) = store.metadata.get_by_name(&rec.bucket, &rec.name)? {
                 blob.abort();
                 if w.if_exists == IfExists::Fail {
