@@ -239,6 +239,18 @@ impl<S> TimedStream<S> {
     }
 }
 
+/// The I/O `hyper` serves a connection on: the timed socket, its vectored writes visible to
+/// hyper. Seeing them, hyper queues a response's body chunks and hands them to `writev` as they
+/// are; not seeing them (`wasmtime_wasi_http::io::TokioIo` does not forward them), it copies
+/// every body byte into its own buffer first, which was 7 % of the server's CPU on 1 MiB reads.
+pub fn hyper_io<S: AsyncRead + AsyncWrite + Unpin>(
+    inner: S,
+    state: Arc<ConnState>,
+    timeouts: Timeouts,
+) -> hyper_util::rt::TokioIo<TimedStream<S>> {
+    hyper_util::rt::TokioIo::new(TimedStream::new(inner, state, timeouts))
+}
+
 fn timer_at(slot: &mut Option<Pin<Box<Sleep>>>, at_ms: u64) -> &mut Pin<Box<Sleep>> {
     let now = now_ms();
     let when = tokio::time::Instant::now() + Duration::from_millis(at_ms.saturating_sub(now));
@@ -328,5 +340,25 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TimedStream<S> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let r = Pin::new(&mut self.inner).poll_shutdown(cx);
         self.on_write(cx, r, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// hyper writes bodies without copying them only when the I/O it is given reports vectored
+    /// writes; a TCP socket has them, and the timed wrapper must not hide them.
+    #[tokio::test]
+    async fn hyper_sees_the_sockets_vectored_writes() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, _server) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+        let client = client.unwrap();
+        assert!(client.is_write_vectored());
+        let registered = Arc::new(Conns::new(4)).register();
+        let t = Duration::from_secs(5);
+        let io = hyper_io(client, registered.state.clone(), Timeouts { header: t, idle: t, write: t });
+        assert!(hyper::rt::Write::is_write_vectored(&io));
     }
 }

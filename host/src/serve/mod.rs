@@ -44,7 +44,7 @@ pub mod reuse;
 
 use crate::runtime::{Base, Ctx, Shared};
 use crate::{HostError, RuntimeBuilder};
-use conn::{Busy, ConnState, Conns, Timeouts, TimedStream};
+use conn::{Busy, ConnState, Conns, Timeouts};
 use gate::{Gate, Refused};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -57,7 +57,6 @@ use std::time::{Duration, Instant};
 use wasmtime::component::Linker;
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtxView, WasiView};
-use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -332,7 +331,7 @@ impl EdgeServer {
         mut stop_rx: tokio::sync::watch::Receiver<bool>,
     ) {
         let state = registered.state.clone();
-        let io = TokioIo::new(TimedStream::new(sock, state.clone(), self.opts.timeouts));
+        let io = conn::hyper_io(sock, state.clone(), self.opts.timeouts);
         let svc = {
             let state = state.clone();
             hyper::service::service_fn(move |req| {
