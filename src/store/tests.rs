@@ -113,37 +113,46 @@ fn get_or_create_and_policies() {
 /// A get-or-create whose pair another put creates while its body streams answers with the
 /// winner (or `conflict`), and leaves no object of its own behind: content-addressed (same or
 /// other bytes than the winner's) and on a template location (which may be the winner's own).
+/// An object a third artifact holds (the same bytes as the loser's, deduplicated) stays.
 #[test]
 fn a_pair_created_while_the_body_streamed_is_answered_with_the_winner() {
     let template = "mem://t/{{ bucket }}/{{ name }}.bin";
     for store_opt in [None, Some(template)] {
         for (mine, theirs) in [(&b"mine"[..], &b"theirs"[..]), (b"same", b"same")] {
             for policy in [IfExists::Get, IfExists::Fail] {
-                let case = format!("{store_opt:?} {mine:?}/{theirs:?} {policy:?}");
-                let (st, mem) = store();
-                let opts = |p: IfExists| PutOptions {
-                    bucket: Some("b".into()),
-                    name: Some("n".into()),
-                    store: store_opt.map(str::to_string),
-                    if_exists: Some(p),
-                    content_type: Some("application/octet-stream".into()),
-                    ..Default::default()
-                };
-                let mut w = st.open_writer(&opts(policy)).unwrap();
-                w.write(mine).unwrap();
-                let winner = st.put(theirs, &opts(IfExists::Get)).unwrap();
-                assert!(winner.created, "{case}");
-                match (policy, w.finish()) {
-                    (IfExists::Get, Ok(p)) => {
-                        assert!(!p.created, "{case}");
-                        assert_eq!(p.record, winner.record, "{case}");
+                for third_shares_mine in [false, true] {
+                    let case = format!("{store_opt:?} {mine:?}/{theirs:?} {policy:?} third {third_shares_mine}");
+                    let (st, mem) = store();
+                    let opts = |p: IfExists| PutOptions {
+                        bucket: Some("b".into()),
+                        name: Some("n".into()),
+                        store: store_opt.map(str::to_string),
+                        if_exists: Some(p),
+                        content_type: Some("application/octet-stream".into()),
+                        ..Default::default()
+                    };
+                    let third = third_shares_mine.then(|| put(&st, mine, |o| o.name = Some("third".into())));
+                    let mut w = st.open_writer(&opts(policy)).unwrap();
+                    w.write(mine).unwrap();
+                    let winner = st.put(theirs, &opts(IfExists::Get)).unwrap();
+                    assert!(winner.created, "{case}");
+                    match (policy, w.finish()) {
+                        (IfExists::Get, Ok(p)) => {
+                            assert!(!p.created, "{case}");
+                            assert_eq!(p.record, winner.record, "{case}");
+                        }
+                        (IfExists::Fail, Err(Error::Conflict(_))) => {}
+                        (_, other) => panic!("{case}: {other:?}"),
                     }
-                    (IfExists::Fail, Err(Error::Conflict(_))) => {}
-                    (_, other) => panic!("{case}: {other:?}"),
+                    drop(w);
+                    let mut kept = std::collections::BTreeSet::from([winner.record.location.uri.clone()]);
+                    if let Some(t) = &third {
+                        kept.insert(t.record.location.uri.clone());
+                        assert_eq!(bytes(&st, &t.record.id, |_| {}).unwrap(), mine, "{case}: the third artifact");
+                    }
+                    assert_eq!(blob_count(&mem), kept.len(), "{case}: only the winner's (and the third's) objects stay");
+                    assert_eq!(bytes(&st, "b/n", |_| {}).unwrap(), theirs, "{case}");
                 }
-                drop(w);
-                assert_eq!(blob_count(&mem), 1, "{case}: only the winner's object stays");
-                assert_eq!(bytes(&st, "b/n", |_| {}).unwrap(), theirs, "{case}");
             }
         }
     }
