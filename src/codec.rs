@@ -110,8 +110,9 @@ pub struct VerifiedPlan {
     /// The object's size, as its index records it.
     pub size: u64,
     pub chunk: u64,
-    /// Recorded digests of the chunks under the range, concatenated.
-    pub expected: Vec<u8>,
+    /// Recorded digests of the chunks under the range, concatenated, in each hash the index
+    /// has, the fastest first (a host that does not compute one is asked with the next).
+    pub expected: Vec<(crate::digest::ChunkHash, Vec<u8>)>,
     pub offset: u64,
     pub len: u64,
 }
@@ -167,7 +168,7 @@ impl BlobSource {
             uri: self.uri.clone(),
             size: ix.object_size,
             chunk: cs,
-            expected: ix.digests_of(self.offset / cs, (end - 1) / cs)?,
+            expected: Some(ix.digests_of(self.offset / cs, (end - 1) / cs)).filter(|d| !d.is_empty())?,
             offset: self.offset,
             len: self.remaining,
         })

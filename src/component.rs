@@ -74,7 +74,8 @@ impl DigestWriter for ImportedWriter {
     fn digests(&mut self) -> Result<Digests, m::Error> {
         let w = self.0.as_ref().ok_or_else(|| m::Error::Storage("writer is finished".into()))?;
         let d = w.digests().map_err(err_in)?;
-        Ok(Digests { size: d.size, sha256: digest::sha_of(&d.sha256)?, chunks: digest::unflatten(&d.chunks)? })
+        let blake3 = d.blake3_chunks.as_deref().map(digest::unflatten).transpose()?;
+        Ok(Digests { size: d.size, sha256: digest::sha_of(&d.sha256)?, chunks: digest::unflatten(&d.chunks)?, blake3 })
     }
 }
 

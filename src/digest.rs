@@ -1,8 +1,9 @@
-//! SHA-256 over bytes as they move through storage: what a storage host reports with
-//! `writer.digests` and `read-chunks` (WIT `storage`). Natively (the Rust host, unit tests,
-//! benchmarks) this module *is* that host side, the default of [`crate::backend::Storage`]'s
-//! digesting methods; inside the component the host's answers replace it, so no byte is hashed
-//! in wasm on the common paths.
+//! SHA-256 (and natively BLAKE3) over bytes as they move through storage: what a storage host
+//! reports with `writer.digests` and `read-chunks` (WIT `storage`). Natively (the Rust host,
+//! unit tests, benchmarks) this module *is* that host side, the default of
+//! [`crate::backend::Storage`]'s digesting methods; inside the component the host's answers
+//! replace it, so no byte is hashed in wasm on the common paths. BLAKE3 exists only natively:
+//! the component never computes it (it would cost the component's size for no read it makes).
 
 use crate::backend::{BlobWriter, Publish};
 use crate::model::Error;
@@ -25,12 +26,78 @@ pub fn check_chunk_size(chunk: u64) -> Result<(), Error> {
     Err(Error::InvalidArgument(format!("chunk size {chunk} is not a power of two from 64 KiB to 16 MiB")))
 }
 
+/// Which hash chunk digests are in (WIT `chunk-hash`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkHash {
+    Sha256,
+    Blake3,
+}
+
 /// What a writer reports: size, whole digest and chunk digests of every byte it was given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Digests {
     pub size: u64,
     pub sha256: Sha,
+    /// SHA-256 of each chunk.
     pub chunks: Vec<Sha>,
+    /// BLAKE3 of the same chunks, from a host that computes it.
+    pub blake3: Option<Vec<Sha>>,
+}
+
+/// The `hash` digest of `bytes`; `None` where `hash` is not computed (BLAKE3 inside the
+/// component).
+pub fn digest_in(hash: ChunkHash, bytes: &[u8]) -> Option<Sha> {
+    match hash {
+        ChunkHash::Sha256 => Some(Sha256::digest(bytes).into()),
+        #[cfg(not(target_arch = "wasm32"))]
+        ChunkHash::Blake3 => Some(*blake3::hash(bytes).as_bytes()),
+        #[cfg(target_arch = "wasm32")]
+        ChunkHash::Blake3 => None,
+    }
+}
+
+/// The `hash` digests of each `chunk`-byte piece of `bytes` (see [`digest_in`]).
+pub fn pieces_in(hash: ChunkHash, bytes: &[u8], chunk: u64) -> Option<Vec<Sha>> {
+    bytes.chunks(chunk.max(1) as usize).map(|c| digest_in(hash, c)).collect()
+}
+
+/// BLAKE3 of each consecutive `chunk`-byte piece of a stream (natively; see [`Pieces`]).
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Clone)]
+pub struct Blake3Pieces {
+    chunk: u64,
+    cur: blake3::Hasher,
+    in_cur: u64,
+    digests: Vec<Sha>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Blake3Pieces {
+    pub fn new(chunk: u64) -> Self {
+        Blake3Pieces { chunk: chunk.max(1), cur: blake3::Hasher::new(), in_cur: 0, digests: Vec::new() }
+    }
+
+    pub fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let take = ((self.chunk - self.in_cur) as usize).min(data.len());
+            self.cur.update(&data[..take]);
+            self.in_cur += take as u64;
+            data = &data[take..];
+            if self.in_cur == self.chunk {
+                self.digests.push(*self.cur.finalize().as_bytes());
+                self.cur.reset();
+                self.in_cur = 0;
+            }
+        }
+    }
+
+    /// The digests of every piece, the unfinished last one included.
+    pub fn finish(mut self) -> Vec<Sha> {
+        if self.in_cur > 0 {
+            self.digests.push(*self.cur.finalize().as_bytes());
+        }
+        self.digests
+    }
 }
 
 /// SHA-256 of each consecutive `chunk`-byte piece of a stream (the last one may be shorter).
@@ -105,11 +172,19 @@ pub struct Digesting {
     inner: Box<dyn BlobWriter + Send>,
     whole: Sha256,
     pieces: Pieces,
+    #[cfg(not(target_arch = "wasm32"))]
+    blake3: Blake3Pieces,
 }
 
 impl Digesting {
     pub fn new(inner: Box<dyn BlobWriter + Send>, chunk: u64) -> Self {
-        Digesting { inner, whole: Sha256::new(), pieces: Pieces::new(chunk) }
+        Digesting {
+            inner,
+            whole: Sha256::new(),
+            pieces: Pieces::new(chunk),
+            #[cfg(not(target_arch = "wasm32"))]
+            blake3: Blake3Pieces::new(chunk),
+        }
     }
 }
 
@@ -119,6 +194,8 @@ impl BlobWriter for Digesting {
         // Hashed after the driver took the bytes: a failed write is not counted.
         self.whole.update(chunk);
         self.pieces.update(chunk);
+        #[cfg(not(target_arch = "wasm32"))]
+        self.blake3.update(chunk);
         Ok(())
     }
     fn commit(&mut self, uri: &str, publish: Publish) -> Result<bool, Error> {
@@ -135,6 +212,10 @@ impl crate::backend::DigestWriter for Digesting {
             size: self.pieces.total(),
             sha256: self.whole.clone().finalize().into(),
             chunks: self.pieces.clone().finish(),
+            #[cfg(not(target_arch = "wasm32"))]
+            blake3: Some(self.blake3.clone().finish()),
+            #[cfg(target_arch = "wasm32")]
+            blake3: None,
         })
     }
 }
@@ -184,6 +265,8 @@ mod tests {
         assert_eq!(d.size, data.len() as u64);
         assert_eq!(d.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
         assert_eq!(d.chunks, pieces(&data, P as u64));
+        assert_eq!(d.blake3.as_deref(), pieces_in(ChunkHash::Blake3, &data, P as u64).as_deref());
+        assert_eq!(d.blake3.as_ref().unwrap()[2], *blake3::hash(&data[2 * P..]).as_bytes());
         assert!(w.commit("mem://x", Publish::IfAbsent).unwrap());
         // A whole read, and one capped by the caller's length, digest what they return.
         let (bytes, digests) = s.read_chunks("mem://x", 0, 1 << 20, P as u64).unwrap();

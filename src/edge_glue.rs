@@ -92,14 +92,27 @@ impl http::RequestBody for IncomingBody {
 fn host_stream(body: &Body) -> Result<Option<(InputStream, u64)>, crate::model::Error> {
     let Body::Logical(r) = body else { return Ok(None) };
     let Some(p) = r.verified_plan() else { return Ok(None) };
-    match ws::read_verified(&p.uri, p.size, p.chunk, &p.expected, p.offset, p.len) {
-        Ok(s) => Ok(s.map(|s| (s, p.len))),
-        // The record names an object that is not there (as `read-chunks` reports it).
-        Err(wt::Error::NotFound(_)) => {
-            Err(crate::model::Error::Integrity(format!("artifact {}: its stored object {} is missing", r.meta().id, p.uri)))
+    // The index's fastest hash first; a host that does not compute it answers `none`.
+    for (hash, expected) in &p.expected {
+        let hash = match hash {
+            crate::digest::ChunkHash::Sha256 => ws::ChunkHash::Sha256,
+            crate::digest::ChunkHash::Blake3 => ws::ChunkHash::Blake3,
+        };
+        match ws::read_verified(&p.uri, p.size, p.chunk, hash, expected, p.offset, p.len) {
+            Ok(Some(s)) => return Ok(Some((s, p.len))),
+            Ok(None) => continue,
+            // The record names an object that is not there (as `read-chunks` reports it).
+            Err(wt::Error::NotFound(_)) => {
+                return Err(crate::model::Error::Integrity(format!(
+                    "artifact {}: its stored object {} is missing",
+                    r.meta().id,
+                    p.uri
+                )))
+            }
+            Err(e) => return Err(super::err_in(e)),
         }
-        Err(e) => Err(super::err_in(e)),
     }
+    Ok(None)
 }
 
 fn send(mut resp: http::Response, out: ht::ResponseOutparam) {

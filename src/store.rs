@@ -575,10 +575,10 @@ impl Store {
     /// with `rec`'s logical digest.
     fn load_index(&self, rec: &Record, uri: &str, stored: u64) -> Result<Option<ChunkIndex>, Error> {
         let ix_uri = index_uri(uri).ok_or_else(|| Error::Storage(format!("object URI {uri} has no scheme")))?;
-        let want = ChunkIndex::encoded_len(stored);
-        if self.storage.stat(&ix_uri)? != Some(want) {
+        // Either form of the index (SHA-256 chunk digests, or SHA-256 and BLAKE3 ones).
+        let Some(want) = self.storage.stat(&ix_uri)?.filter(|n| ChunkIndex::encoded_lens(stored).contains(n)) else {
             return Ok(None);
-        }
+        };
         let src = BlobSource::new(self.storage.clone(), &ix_uri, 0, want);
         let mut bytes = Vec::with_capacity(want as usize);
         if codec::decoder(Compression::None, src).read_to_end(&mut bytes).is_err() {
@@ -807,7 +807,7 @@ impl Writer {
             )));
         }
         let (sha, logical_bytes) = logical.unwrap_or_else(|| (hex(&digests.sha256), self.written));
-        let chunks = ChunkIndex::from_digests(digests.size, &sha, digests.chunks)?;
+        let chunks = ChunkIndex::from_digests(digests.size, &sha, digests.chunks, digests.blake3)?;
         let mut blob: Box<dyn DigestWriter + Send> = sink.writer;
         let mut rec = w.rec.clone();
         rec.bytes = logical_bytes;

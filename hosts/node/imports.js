@@ -50,7 +50,8 @@ class StreamDigests {
     if (this.#inCur > 0) chunks.push(this.#cur.copy().digest());
     const flat = new Uint8Array(chunks.length * 32);
     chunks.forEach((d, i) => flat.set(d, i * 32));
-    return { size: this.#size, sha256: new Uint8Array(this.#whole.copy().digest()), chunks: flat };
+    // node:crypto has no BLAKE3: SHA-256 chunk digests only (WIT `digests.blake3-chunks`).
+    return { size: this.#size, sha256: new Uint8Array(this.#whole.copy().digest()), chunks: flat, blake3Chunks: undefined };
   }
 }
 

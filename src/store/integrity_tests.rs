@@ -544,31 +544,34 @@ fn a_read_cut_short_mid_object_is_an_integrity_error_not_a_short_body() {
 
 /// What a storage host is asked to stream and check (WIT `read-verified`): exactly the range,
 /// with the digests recorded at put time for the chunks under it; nothing for decoded bodies or
-/// a read already under way.
+/// a read already under way. The storage here reports BLAKE3 chunk digests (natively it does):
+/// they come first, the SHA-256 ones second.
 #[test]
 fn a_verified_plan_names_the_range_and_the_recorded_digests() {
     use crate::chunks::CHUNK;
+    use crate::digest::{flatten, pieces_in, ChunkHash::*};
     let (st, _, _) = store();
     let data = body(2 * CHUNK as usize + 100_000, 7);
     let pieces = crate::digest::pieces(&data, CHUNK);
+    let b3 = pieces_in(Blake3, &data, CHUNK).unwrap();
     let id = put(&st, &data, |_| {}).record.id;
     let open = |range| st.open_reader(&id, &GetOptions { range, ..Default::default() }).unwrap();
     let p = open(None).verified_plan().unwrap();
     assert_eq!((p.offset, p.len, p.size, p.chunk), (0, data.len() as u64, data.len() as u64, CHUNK));
-    assert_eq!(p.expected, crate::digest::flatten(&pieces));
+    assert_eq!(p.expected, vec![(Blake3, flatten(&b3)), (Sha256, flatten(&pieces))]);
     assert!(p.uri.contains("://"));
     let p = open(Some(ByteRange::Bounded { start: CHUNK + 5, end: 2 * CHUNK + 9 })).verified_plan().unwrap();
     assert_eq!((p.offset, p.len), (CHUNK + 5, CHUNK + 5));
-    assert_eq!(p.expected, crate::digest::flatten(&pieces[1..3]));
+    assert_eq!(p.expected, vec![(Blake3, flatten(&b3[1..3])), (Sha256, flatten(&pieces[1..3]))]);
     let mut r = open(None);
     r.read(10).unwrap();
     assert!(r.verified_plan().is_none(), "bytes were handed out already");
 
-    // One chunk, no stored index: the record's digest is the chunk's.
+    // One chunk, no stored index: the record's digest is the chunk's (SHA-256 only).
     let small = body(4096, 8);
     let id = put(&st, &small, |_| {}).record.id;
     let p = st.open_reader(&id, &GetOptions::default()).unwrap().verified_plan().unwrap();
-    assert_eq!((p.size, p.len, p.expected), (4096, 4096, crate::digest::flatten(&crate::digest::pieces(&small, CHUNK))));
+    assert_eq!((p.size, p.len, p.expected), (4096, 4096, vec![(Sha256, flatten(&crate::digest::pieces(&small, CHUNK)))]));
 
     let id = put(&st, &data, |o| o.compression = Some(Compression::Gzip)).record.id;
     assert!(st.open_reader(&id, &GetOptions::default()).unwrap().verified_plan().is_none(), "decoded bytes");

@@ -9,7 +9,7 @@ use crate::embed::ArtifactCtxView;
 use crate::storage::verified::VerifiedRead;
 use super::stream::{StreamSlot, MAX_STREAM_CHUNK};
 use artifact_component::backend::{DigestWriter, Publish};
-use artifact_component::digest;
+use artifact_component::digest::{self, ChunkHash};
 use artifact_component::model as m;
 use wasmtime::component::Resource;
 
@@ -55,6 +55,7 @@ impl storage::Host for ArtifactCtxView<'_> {
         uri: String,
         size: u64,
         chunk_size: u64,
+        hash: storage::ChunkHash,
         expected: Vec<u8>,
         offset: u64,
         len: u64,
@@ -67,7 +68,11 @@ impl storage::Host for ArtifactCtxView<'_> {
             return Ok(None);
         }
         let backend = self.ctx.shared.storage.route(&uri).map_err(err_out)?.clone();
-        let read = VerifiedRead::open(backend, &uri, size, chunk_size, &expected, offset, len).map_err(err_out)?;
+        let hash = match hash {
+            storage::ChunkHash::Sha256 => ChunkHash::Sha256,
+            storage::ChunkHash::Blake3 => ChunkHash::Blake3,
+        };
+        let read = VerifiedRead::open(backend, &uri, size, chunk_size, hash, &expected, offset, len).map_err(err_out)?;
         let stream: wasmtime_wasi::p2::DynInputStream = Box::new(super::stream::VerifiedStream::new(read, slot));
         Ok(Some(self.table.push(stream).map_err(|e| types::Error::Storage(format!("resource table: {e}")))?))
     }
@@ -102,7 +107,12 @@ impl storage::HostWriter for ArtifactCtxView<'_> {
     }
     fn digests(&mut self, w: Resource<StagedBlob>) -> WResult<storage::Digests> {
         let d = self.table.get_mut(&w).map_err(table_err)?.0.digests().map_err(err_out)?;
-        Ok(storage::Digests { size: d.size, sha256: d.sha256.to_vec(), chunks: digest::flatten(&d.chunks) })
+        Ok(storage::Digests {
+            size: d.size,
+            sha256: d.sha256.to_vec(),
+            chunks: digest::flatten(&d.chunks),
+            blake3_chunks: d.blake3.as_deref().map(digest::flatten),
+        })
     }
     fn commit(&mut self, w: Resource<StagedBlob>, uri: String, publish: storage::Publish) -> WResult<bool> {
         let p = match publish {

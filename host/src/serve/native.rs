@@ -6,7 +6,9 @@
 //! Nothing isolates one request from another or from the host, there is no per-request deadline,
 //! it answers only requests without a body (uploads and API writes get `501`), and it builds a
 //! response body whole before sending the head (at most [`MAX_BODY`]; larger reads get `501`),
-//! so a read that fails its integrity check is a `500` rather than a cut body. A built body does
+//! so a read that fails its integrity check is a `500` rather than a cut body. Bodies the
+//! component splices from storage (`read-verified`) are read here with the same host-side check
+//! and the same hash (`storage::verified`), the others through the handler's own reader. A built body does
 //! not hold a request slot while a client reads it (a component instance does), so slow readers
 //! may keep up to `--max-connections` bodies of at most [`MAX_BODY`] each in memory.
 //! scripts/bench.sh (scenario 4) serves the same signed URLs both ways side by side;
@@ -14,6 +16,8 @@
 
 use super::{full_body, json_error};
 use crate::runtime::Shared;
+use crate::storage::verified::VerifiedRead;
+use artifact_component::model::Error;
 use artifact_component::http::{self, Request, RequestBody};
 use artifact_component::store::Store;
 use hyper::body::Incoming;
@@ -53,8 +57,17 @@ pub(crate) fn respond(shared: &Shared, req: &hyper::Request<Incoming>, has_body:
         return too_large();
     }
     let mut body = Vec::new();
+    let mut pieces = match spliced(shared, &resp.body) {
+        Ok(p) => p,
+        Err(e) => return json_error(500, e.kind(), &format!("the read failed ({})", e.kind())),
+    };
     loop {
-        match resp.body.next_chunk(CHUNK) {
+        let next = match &mut pieces {
+            // As the component's spliced reads: pieces checked by `storage::verified`.
+            Some(read) => read.next_piece().map(Option::unwrap_or_default),
+            None => resp.body.next_chunk(CHUNK),
+        };
+        match next {
             Ok(c) if c.is_empty() => break,
             Ok(c) if (body.len() + c.len()) as u64 > MAX_BODY => return too_large(),
             Ok(c) => body.extend_from_slice(&c),
@@ -72,4 +85,18 @@ pub(crate) fn respond(shared: &Shared, req: &hyper::Request<Incoming>, has_body:
         }
     }
     out
+}
+
+/// The host-side read the edge component would splice for `body` (WIT `read-verified`, with the
+/// chunk index's fastest hash), so the reference does the same hashing as the component:
+/// `None` for bodies the component reads itself.
+fn spliced(shared: &Shared, body: &http::Body) -> Result<Option<VerifiedRead>, Error> {
+    let http::Body::Logical(r) = body else { return Ok(None) };
+    let Some(p) = r.verified_plan() else { return Ok(None) };
+    let Some((hash, expected)) = p.expected.first() else { return Ok(None) };
+    let storage = shared.storage.route(&p.uri)?.clone();
+    VerifiedRead::open(storage, &p.uri, p.size, p.chunk, *hash, expected, p.offset, p.len).map(Some).map_err(|e| match e {
+        Error::NotFound(_) => Error::Integrity(format!("artifact {}: its stored object {} is missing", r.meta().id, p.uri)),
+        e => e,
+    })
 }

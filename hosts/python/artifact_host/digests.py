@@ -49,7 +49,8 @@ class DigestingWriter:
 
     def digests(self) -> dict:
         chunks = self.done + ([self.cur.digest()] if self.in_cur else [])
-        return {"size": self.size, "sha256": self.whole.digest(), "chunks": b"".join(chunks)}
+        # hashlib has no BLAKE3: SHA-256 chunk digests only (WIT `digests.blake3-chunks`).
+        return {"size": self.size, "sha256": self.whole.digest(), "chunks": b"".join(chunks), "blake3_chunks": None}
 
     def commit(self, uri, publish):
         return self.inner.commit(uri, publish)

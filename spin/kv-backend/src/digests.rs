@@ -55,6 +55,7 @@ impl Stream {
         if self.in_cur > 0 {
             chunks.extend_from_slice(&self.cur.clone().finalize());
         }
-        Digests { size: self.size, sha256: self.whole.clone().finalize().to_vec(), chunks }
+        // No BLAKE3 here (it would grow this component for reads it never streams).
+        Digests { size: self.size, sha256: self.whole.clone().finalize().to_vec(), chunks, blake3_chunks: None }
     }
 }

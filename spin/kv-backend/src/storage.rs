@@ -391,6 +391,7 @@ impl Guest for crate::Backend {
         _uri: String,
         _size: u64,
         _chunk_size: u64,
+        _hash: crate::exports::artifact::store::storage::ChunkHash,
         _expected: Vec<u8>,
         _offset: u64,
         _len: u64,

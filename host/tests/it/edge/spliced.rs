@@ -13,6 +13,7 @@ use artifact_component::digest::Sha;
 use artifact_component::model::{Error, PutOptions, Timestamp};
 use artifact_host::storage::{MemStorage, SharedStorage};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 const PIECE: usize = 256 << 10;
@@ -78,6 +79,77 @@ fn storage_bytes_reach_the_body_checked_piece_by_piece_in_the_host() {
     let small_blob = home.blob_files().into_iter().find(|p| std::fs::read(p).unwrap() == small).unwrap();
     std::fs::remove_file(&small_blob).unwrap();
     let r = get(&small_url, &[]);
+    assert_eq!((r.status, r.error_kind()), (500, "integrity".to_string()));
+}
+
+/// The Rust host reports BLAKE3 chunk digests, so its puts write the index's second form
+/// (`AIDX2`: SHA-256 and BLAKE3 per piece) and streamed reads are checked with BLAKE3; reads
+/// into the component (`artifact get`) check the SHA-256 ones; an index of the first form (as
+/// the Node and Python hosts write it) streams with SHA-256. Seen by rewriting the index (and
+/// its seal, which a damaged disk could not): the list a path does not use may be wrong.
+#[test]
+fn streamed_reads_check_the_index_blake3_digests_and_older_indexes_still_stream() {
+    let home = Home::new();
+    let big = crate::common::random_bytes(2 * PIECE + 100_000, 24);
+    let id = home.put("big.bin", &big, &[]);
+    let server = home.serve(&[]);
+    let url = home.sign(&server.base, &id, &[]);
+    assert_eq!(get(&url, &[]).body, big);
+
+    let blob = home.blob_files().into_iter().find(|p| std::fs::read(p).unwrap() == big).unwrap();
+    // The index of `fs://blobs/P` is `fs://index/blobs/P`.
+    let index = &home.objects().join("index").join(blob.strip_prefix(home.objects()).unwrap());
+    let enc = std::fs::read(index).unwrap();
+    const HEADER: usize = 6 + 8 + 8 + 32;
+    assert_eq!(&enc[..6], b"AIDX2\n", "the index has BLAKE3 digests");
+    assert_eq!(enc.len(), HEADER + 3 * 64 + 32);
+    let (sha_list, b3_list) = (&enc[HEADER..HEADER + 96], &enc[HEADER + 96..HEADER + 192]);
+    let pieces: Vec<&[u8]> = big.chunks(PIECE).collect();
+    for (k, p) in pieces.iter().enumerate() {
+        assert_eq!(&sha_list[k * 32..][..32], Sha256::digest(p).as_slice(), "SHA-256 of piece {k}");
+        let b3 = artifact_component::digest::digest_in(artifact_component::digest::ChunkHash::Blake3, p).unwrap();
+        assert_eq!(&b3_list[k * 32..][..32], b3.as_slice(), "BLAKE3 of piece {k}");
+    }
+    let sealed = |magic: &[u8], lists: &[&[u8]]| {
+        let mut b = [magic, &enc[6..HEADER]].concat();
+        for l in lists {
+            b.extend_from_slice(l);
+        }
+        let seal = Sha256::digest(&b);
+        b.extend_from_slice(&seal);
+        std::fs::write(index, b).unwrap();
+    };
+    let cli_get = || {
+        let out = home.path().join("out.bin");
+        let o = home.cmd(&["get", &id, "--mode", "bytes", "-o", out.to_str().unwrap()]);
+        (o.status.success(), std::fs::read(&out).unwrap_or_default())
+    };
+
+    // BLAKE3 list wrong (the SHA-256 one in its place): the stream refuses the first piece; a
+    // read into the component, which checks SHA-256, still gets every byte.
+    sealed(b"AIDX2\n", &[sha_list, sha_list]);
+    let r = get(&url, &[]);
+    assert_eq!((r.status, r.error_kind()), (500, "integrity".to_string()));
+    assert_eq!(cli_get(), (true, big.clone()));
+    // SHA-256 list wrong, BLAKE3 right: the stream serves; the component's read refuses.
+    sealed(b"AIDX2\n", &[b3_list, b3_list]);
+    assert_eq!(get(&url, &[]).body, big);
+    assert!(!cli_get().0, "a read checked against wrong SHA-256 digests succeeded");
+
+    // The first form (SHA-256 only): streamed, checked with SHA-256, a changed piece cuts it.
+    sealed(b"AIDX1\n", &[sha_list]);
+    assert_eq!(get(&url, &[]).body, big);
+    assert_eq!(cli_get(), (true, big.clone()));
+    let mut bad = big.clone();
+    bad[PIECE + 9] ^= 1;
+    std::fs::write(&blob, &bad).unwrap();
+    // The server may cut the connection before its buffered head and first piece went out.
+    let (status, body) = raw_get(&url, &[]);
+    assert!(status == 0 || status == 200, "{status}");
+    assert!(body.len() <= PIECE && big.starts_with(&body), "{} bytes, bytes of the changed piece sent", body.len());
+    let r = get(&url, &[("Range", "bytes=10-99")]);
+    assert_eq!((r.status, r.body.as_slice()), (206, &big[10..100]), "the unchanged piece still serves");
+    let r = get(&url, &[("Range", &format!("bytes={}-{}", PIECE + 1, PIECE + 99))]);
     assert_eq!((r.status, r.error_kind()), (500, "integrity".to_string()));
 }
 
