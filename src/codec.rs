@@ -117,6 +117,14 @@ pub struct VerifiedPlan {
     pub len: u64,
 }
 
+impl VerifiedPlan {
+    /// What a `not-found` from the storage host means for this read of `artifact`'s body: the
+    /// record names an object that is not there.
+    pub fn missing(&self, artifact: &str) -> Error {
+        Error::Integrity(format!("artifact {artifact}: its stored object {} is missing", self.uri))
+    }
+}
+
 impl BlobSource {
     /// An unverified source (index building, content-address checks).
     pub fn new(storage: std::rc::Rc<dyn Storage>, uri: &str, offset: u64, len: u64) -> Self {

@@ -61,69 +61,59 @@ pub fn pieces_in(hash: ChunkHash, bytes: &[u8], chunk: u64) -> Option<Vec<Sha>> 
     bytes.chunks(chunk.max(1) as usize).map(|c| digest_in(hash, c)).collect()
 }
 
-/// BLAKE3 of each consecutive `chunk`-byte piece of a stream (natively; see [`Pieces`]).
-#[cfg(not(target_arch = "wasm32"))]
-#[derive(Clone)]
-pub struct Blake3Pieces {
-    chunk: u64,
-    cur: blake3::Hasher,
-    in_cur: u64,
-    digests: Vec<Sha>,
+/// A hash [`Pieces`] can run per piece: SHA-256 everywhere, BLAKE3 natively.
+pub trait PieceHash: Clone + Default {
+    fn feed(&mut self, data: &[u8]);
+    /// The digest of what was fed since the last call; the hasher starts over.
+    fn take(&mut self) -> Sha;
+}
+
+impl PieceHash for Sha256 {
+    fn feed(&mut self, data: &[u8]) {
+        sha2::Digest::update(self, data);
+    }
+    fn take(&mut self) -> Sha {
+        std::mem::take(self).finalize().into()
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-impl Blake3Pieces {
-    pub fn new(chunk: u64) -> Self {
-        Blake3Pieces { chunk: chunk.max(1), cur: blake3::Hasher::new(), in_cur: 0, digests: Vec::new() }
+impl PieceHash for blake3::Hasher {
+    fn feed(&mut self, data: &[u8]) {
+        blake3::Hasher::update(self, data);
     }
-
-    pub fn update(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            let take = ((self.chunk - self.in_cur) as usize).min(data.len());
-            self.cur.update(&data[..take]);
-            self.in_cur += take as u64;
-            data = &data[take..];
-            if self.in_cur == self.chunk {
-                self.digests.push(*self.cur.finalize().as_bytes());
-                self.cur.reset();
-                self.in_cur = 0;
-            }
-        }
-    }
-
-    /// The digests of every piece, the unfinished last one included.
-    pub fn finish(mut self) -> Vec<Sha> {
-        if self.in_cur > 0 {
-            self.digests.push(*self.cur.finalize().as_bytes());
-        }
-        self.digests
+    fn take(&mut self) -> Sha {
+        let d = *self.finalize().as_bytes();
+        self.reset();
+        d
     }
 }
 
-/// SHA-256 of each consecutive `chunk`-byte piece of a stream (the last one may be shorter).
+/// The digest of each consecutive `chunk`-byte piece of a stream (the last one may be
+/// shorter), in SHA-256 unless another [`PieceHash`] is named.
 #[derive(Clone)]
-pub struct Pieces {
+pub struct Pieces<H: PieceHash = Sha256> {
     chunk: u64,
-    cur: Sha256,
+    cur: H,
     in_cur: u64,
     digests: Vec<Sha>,
     total: u64,
 }
 
-impl Pieces {
+impl<H: PieceHash> Pieces<H> {
     pub fn new(chunk: u64) -> Self {
-        Pieces { chunk: chunk.max(1), cur: Sha256::new(), in_cur: 0, digests: Vec::new(), total: 0 }
+        Pieces { chunk: chunk.max(1), cur: H::default(), in_cur: 0, digests: Vec::new(), total: 0 }
     }
 
     pub fn update(&mut self, mut data: &[u8]) {
         self.total += data.len() as u64;
         while !data.is_empty() {
             let take = ((self.chunk - self.in_cur) as usize).min(data.len());
-            self.cur.update(&data[..take]);
+            self.cur.feed(&data[..take]);
             self.in_cur += take as u64;
             data = &data[take..];
             if self.in_cur == self.chunk {
-                self.digests.push(std::mem::take(&mut self.cur).finalize().into());
+                self.digests.push(self.cur.take());
                 self.in_cur = 0;
             }
         }
@@ -137,7 +127,7 @@ impl Pieces {
     /// The digests of every piece, the unfinished last one included.
     pub fn finish(mut self) -> Vec<Sha> {
         if self.in_cur > 0 {
-            self.digests.push(self.cur.finalize().into());
+            self.digests.push(self.cur.take());
         }
         self.digests
     }
@@ -173,7 +163,7 @@ pub struct Digesting {
     whole: Sha256,
     pieces: Pieces,
     #[cfg(not(target_arch = "wasm32"))]
-    blake3: Blake3Pieces,
+    blake3: Pieces<blake3::Hasher>,
 }
 
 impl Digesting {
@@ -183,7 +173,7 @@ impl Digesting {
             whole: Sha256::new(),
             pieces: Pieces::new(chunk),
             #[cfg(not(target_arch = "wasm32"))]
-            blake3: Blake3Pieces::new(chunk),
+            blake3: Pieces::new(chunk),
         }
     }
 }
@@ -230,7 +220,7 @@ mod tests {
     #[test]
     fn pieces_of_a_stream_match_pieces_of_the_whole() {
         let data: Vec<u8> = (0..(3 * P + 100)).map(|i| (i * 7 % 253) as u8).collect();
-        let mut p = Pieces::new(P as u64);
+        let mut p = Pieces::<Sha256>::new(P as u64);
         for part in data.chunks(1000) {
             p.update(part);
         }

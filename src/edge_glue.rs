@@ -101,14 +101,7 @@ fn host_stream(body: &Body) -> Result<Option<(InputStream, u64)>, crate::model::
         match ws::read_verified(&p.uri, p.size, p.chunk, hash, expected, p.offset, p.len) {
             Ok(Some(s)) => return Ok(Some((s, p.len))),
             Ok(None) => continue,
-            // The record names an object that is not there (as `read-chunks` reports it).
-            Err(wt::Error::NotFound(_)) => {
-                return Err(crate::model::Error::Integrity(format!(
-                    "artifact {}: its stored object {} is missing",
-                    r.meta().id,
-                    p.uri
-                )))
-            }
+            Err(wt::Error::NotFound(_)) => return Err(p.missing(&r.meta().id)),
             Err(e) => return Err(super::err_in(e)),
         }
     }

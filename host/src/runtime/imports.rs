@@ -72,7 +72,7 @@ impl storage::Host for ArtifactCtxView<'_> {
             storage::ChunkHash::Sha256 => ChunkHash::Sha256,
             storage::ChunkHash::Blake3 => ChunkHash::Blake3,
         };
-        let read = VerifiedRead::open(backend, &uri, size, chunk_size, hash, &expected, offset, len).map_err(err_out)?;
+        let read = VerifiedRead::open(backend, &uri, size, chunk_size, (hash, &expected), offset, len).map_err(err_out)?;
         let stream: wasmtime_wasi::p2::DynInputStream = Box::new(super::stream::VerifiedStream::new(read, slot));
         Ok(Some(self.table.push(stream).map_err(|e| types::Error::Storage(format!("resource table: {e}")))?))
     }

@@ -95,8 +95,8 @@ fn spliced(shared: &Shared, body: &http::Body) -> Result<Option<VerifiedRead>, E
     let Some(p) = r.verified_plan() else { return Ok(None) };
     let Some((hash, expected)) = p.expected.first() else { return Ok(None) };
     let storage = shared.storage.route(&p.uri)?.clone();
-    VerifiedRead::open(storage, &p.uri, p.size, p.chunk, *hash, expected, p.offset, p.len).map(Some).map_err(|e| match e {
-        Error::NotFound(_) => Error::Integrity(format!("artifact {}: its stored object {} is missing", r.meta().id, p.uri)),
+    VerifiedRead::open(storage, &p.uri, p.size, p.chunk, (*hash, expected), p.offset, p.len).map(Some).map_err(|e| match e {
+        Error::NotFound(_) => p.missing(&r.meta().id),
         e => e,
     })
 }

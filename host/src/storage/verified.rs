@@ -25,14 +25,14 @@ pub struct VerifiedRead {
 }
 
 impl VerifiedRead {
-    /// Checks the arguments (WIT `read-verified`) and reads and checks the first piece.
+    /// Checks the arguments (WIT `read-verified`; `expected`: the digests and their hash) and
+    /// reads and checks the first piece.
     pub fn open(
         storage: SharedStorage,
         uri: &str,
         size: u64,
         chunk: u64,
-        hash: ChunkHash,
-        expected: &[u8],
+        (hash, expected): (ChunkHash, &[u8]),
         offset: u64,
         len: u64,
     ) -> Result<Self, Error> {
@@ -149,7 +149,7 @@ mod tests {
         for (hash, (o, l)) in [Sha256, Blake3].into_iter().flat_map(|h| {
             [(0, n), (0, 1), (n - 1, 1), (CS - 1, 2), (100, CS), (CS, CS), (5, n - 10), (3 * CS, 1000)].map(|r| (h, r))
         }) {
-            let mut r = VerifiedRead::open(s.clone(), "mem://o", n, CS, hash, &digests_in(hash, &b, o, l), o, l).unwrap();
+            let mut r = VerifiedRead::open(s.clone(), "mem://o", n, CS, (hash, &digests_in(hash, &b, o, l)), o, l).unwrap();
             assert_eq!(read_all(&mut r).unwrap(), &b[o as usize..(o + l) as usize], "{hash:?} range {o}+{l}");
             assert!(r.next_piece().unwrap().is_none());
         }
@@ -163,7 +163,7 @@ mod tests {
         bad[CS as usize + 7] ^= 1;
         let s = store(&bad);
         for hash in [Sha256, Blake3] {
-            let mut r = VerifiedRead::open(s.clone(), "mem://o", n, CS, hash, &digests_in(hash, &b, 0, n), 0, n).unwrap();
+            let mut r = VerifiedRead::open(s.clone(), "mem://o", n, CS, (hash, &digests_in(hash, &b, 0, n)), 0, n).unwrap();
             assert_eq!(r.next_piece().unwrap().unwrap(), &b[..CS as usize]);
             let e = r.next_piece().unwrap_err();
             assert!(matches!(&e, Error::Integrity(m) if m.contains("chunk 1")), "{hash:?}: {e:?}");
@@ -177,7 +177,7 @@ mod tests {
         let n = b.len() as u64;
         let s = store(&b);
         for (asked, given) in [(Sha256, Blake3), (Blake3, Sha256)] {
-            let e = VerifiedRead::open(s.clone(), "mem://o", n, CS, asked, &digests_in(given, &b, 0, n), 0, n).err().unwrap();
+            let e = VerifiedRead::open(s.clone(), "mem://o", n, CS, (asked, &digests_in(given, &b, 0, n)), 0, n).err().unwrap();
             assert!(matches!(e, Error::Integrity(_)), "{asked:?}: {e:?}");
         }
     }
@@ -187,7 +187,7 @@ mod tests {
         let b = body(1000);
         let mut bad = b.clone();
         bad[0] ^= 1;
-        let e = VerifiedRead::open(store(&bad), "mem://o", 1000, CS, Sha256, &digests(&b, 0, 1000), 0, 1000).err().unwrap();
+        let e = VerifiedRead::open(store(&bad), "mem://o", 1000, CS, (Sha256, &digests(&b, 0, 1000)), 0, 1000).err().unwrap();
         assert!(matches!(e, Error::Integrity(_)), "{e:?}");
     }
 
@@ -198,13 +198,13 @@ mod tests {
         let d = digests(&b, 0, n);
         let mut longer = b.clone();
         longer.push(0);
-        let mut r = VerifiedRead::open(store(&longer), "mem://o", n, CS, Sha256, &d, 0, n).unwrap();
+        let mut r = VerifiedRead::open(store(&longer), "mem://o", n, CS, (Sha256, &d), 0, n).unwrap();
         r.next_piece().unwrap();
         assert!(matches!(r.next_piece(), Err(Error::Integrity(_))), "a byte past the recorded end");
-        let e = VerifiedRead::open(store(&b[..b.len() - 1]), "mem://o", n, CS, Sha256, &d[32..], CS, 10).err().unwrap();
+        let e = VerifiedRead::open(store(&b[..b.len() - 1]), "mem://o", n, CS, (Sha256, &d[32..]), CS, 10).err().unwrap();
         assert!(matches!(e, Error::Integrity(_)), "{e:?}");
         // Whole pieces missing at the end: the read past the end returns nothing.
-        let e = VerifiedRead::open(store(&b[..CS as usize]), "mem://o", n, CS, Sha256, &d[32..], CS, 10).err().unwrap();
+        let e = VerifiedRead::open(store(&b[..CS as usize]), "mem://o", n, CS, (Sha256, &d[32..]), CS, 10).err().unwrap();
         assert!(matches!(e, Error::Integrity(_)), "{e:?}");
     }
 
@@ -213,14 +213,14 @@ mod tests {
         let b = body(1000);
         let s = store(&b);
         let d = digests(&b, 0, 1000);
-        let open = |size, chunk, d: &[u8], o, l| VerifiedRead::open(s.clone(), "mem://o", size, chunk, Sha256, d, o, l).err().unwrap();
+        let open = |size, chunk, d: &[u8], o, l| VerifiedRead::open(s.clone(), "mem://o", size, chunk, (Sha256, d), o, l).err().unwrap();
         assert!(matches!(open(1000, 1000, &d, 0, 10), Error::InvalidArgument(_)), "chunk size");
         assert!(matches!(open(1000, CS, &d, 0, 0), Error::InvalidArgument(_)), "empty range");
         assert!(matches!(open(1000, CS, &d, 990, 11), Error::InvalidArgument(_)), "past the end");
         assert!(matches!(open(1000, CS, &d, u64::MAX, 2), Error::InvalidArgument(_)), "overflow");
         assert!(matches!(open(1000, CS, &d[..31], 0, 10), Error::InvalidArgument(_)), "short digests");
         assert!(matches!(open(1000, CS, &[d.clone(), d.clone()].concat(), 0, 10), Error::InvalidArgument(_)), "too many");
-        let e = VerifiedRead::open(s.clone(), "mem://none", 1000, CS, Sha256, &d, 0, 10).err().unwrap();
+        let e = VerifiedRead::open(s.clone(), "mem://none", 1000, CS, (Sha256, &d), 0, 10).err().unwrap();
         assert!(matches!(e, Error::NotFound(_)), "{e:?}");
     }
 
@@ -229,7 +229,7 @@ mod tests {
         let b = body(2 * CS as usize);
         let s = store(&b);
         let n = b.len() as u64;
-        let mut r = VerifiedRead::open(s.clone(), "mem://o", n, CS, Sha256, &digests(&b, 0, n), 0, n).unwrap();
+        let mut r = VerifiedRead::open(s.clone(), "mem://o", n, CS, (Sha256, &digests(&b, 0, n)), 0, n).unwrap();
         r.next_piece().unwrap();
         s.delete("mem://o").unwrap();
         assert!(matches!(r.next_piece(), Err(Error::Integrity(_))));
