@@ -25,6 +25,10 @@ mod edge;
 
 #[cfg(not(feature = "edge"))]
 mod artifacts;
+// wasi-libc's import glue of `wasm32-wasip2` (the `cargo component` build, wasip1 plus the
+// adapter, has none of these symbols).
+#[cfg(target_env = "p2")]
+mod no_cli;
 
 use crate::backend::{BlobWriter, DigestWriter, Inserted, Metadata, Publish, Storage};
 use crate::digest::{self, Digests};

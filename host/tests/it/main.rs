@@ -11,6 +11,7 @@ mod cli_ux;
 mod console;
 mod edge;
 mod faults;
+mod imports;
 mod manifests;
 mod plugins;
 #[cfg(feature = "s3")]
