@@ -19,11 +19,14 @@
 //!   stdin or writes stdout (its diagnostics go to stderr, which stays imported) and never exits;
 //!   reaching one is a bug, and a trap is how every host already sees a guest's abort.
 //!
-//! `host/tests/it/imports.rs` checks the shipped components' imports, so a dependency that
-//! starts using one of these for real shows up there (it would trap here instead).
+//! `host/tests/it/imports.rs` checks that the shipped components' imports stay without these
+//! (it fails when a toolchain's wasi-libc names its glue differently, so these stop matching).
+//! It cannot see a dependency that starts reading stdin or writing stdout for real: that call
+//! reaches the trap below, not a new import; a guest trap is a typed host error, never a crash.
 //!
-//! The signatures are wasi-libc's (canonical ABI, results through a return area): a mismatch
-//! would make the linker warn and substitute a trapping stub, which the import check catches too.
+//! The signatures are wasi-libc's (canonical ABI, results through a return area), checked
+//! against the linked module when this was written; a mismatch would make `wasm-ld` warn and
+//! bind the call to a trapping stub instead.
 
 /// `wasi:cli/environment.get-environment() -> list<tuple<string, string>>`: writes an empty
 /// list (null pointer, zero length) to the return area.

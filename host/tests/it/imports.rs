@@ -3,7 +3,8 @@
 //! `src/component/no_cli.rs` keeps the `wasi:cli` interfaces that Rust's std on `wasm32-wasip2`
 //! would otherwise pull in (environment, exit, stdin, stdout, terminals) out of both components;
 //! this fails if they come back (a toolchain whose wasi-libc names its import glue differently,
-//! or a dependency that starts reading the environment or writing stdout).
+//! so those definitions stop matching). A dependency that starts writing stdout would not bring
+//! the import back: its call reaches `no_cli.rs`'s trap.
 
 use wac_graph::types::{Package, Types};
 
