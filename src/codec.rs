@@ -123,6 +123,22 @@ impl VerifiedPlan {
     pub fn missing(&self, artifact: &str) -> Error {
         Error::Integrity(format!("artifact {artifact}: its stored object {} is missing", self.uri))
     }
+
+    /// Asks `read` (a host's `storage.read-verified`) for a stream with each hash of the plan in
+    /// turn, the fastest first: `Ok(None)` (the host does not compute that hash) moves on to the
+    /// next; the first stream or error ends it. `Ok(None)` when no hash got a stream: read the
+    /// chunks instead.
+    pub fn first_stream<S, E>(
+        &self,
+        mut read: impl FnMut(crate::digest::ChunkHash, &[u8]) -> Result<Option<S>, E>,
+    ) -> Result<Option<S>, E> {
+        for (hash, expected) in &self.expected {
+            if let Some(s) = read(*hash, expected)? {
+                return Ok(Some(s));
+            }
+        }
+        Ok(None)
+    }
 }
 
 impl BlobSource {
@@ -588,6 +604,37 @@ mod tests {
         for bad in ["", "-", "a-b", "9-0", "1-2-3", "x"] {
             assert!(parse_range(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_verified_read_asks_each_hash_in_turn_until_one_streams_or_fails() {
+        use crate::digest::ChunkHash::{Blake3, Sha256};
+        let plan = VerifiedPlan {
+            uri: "fs://o".into(),
+            size: 10,
+            chunk: 4,
+            expected: vec![(Blake3, b"b3".to_vec()), (Sha256, b"s2".to_vec())],
+            offset: 0,
+            len: 10,
+        };
+        // A host without BLAKE3 (`none`) is asked again with SHA-256 and its digests.
+        let mut asked = Vec::new();
+        let got: Result<Option<&str>, ()> = plan.first_stream(|h, d| {
+            asked.push((h, d.to_vec()));
+            Ok((h == Sha256).then_some("stream"))
+        });
+        assert_eq!(got, Ok(Some("stream")));
+        assert_eq!(asked, vec![(Blake3, b"b3".to_vec()), (Sha256, b"s2".to_vec())]);
+        // A host with BLAKE3 is asked once.
+        let mut n = 0;
+        assert_eq!(plan.first_stream(|_, _| -> Result<_, ()> { n += 1; Ok(Some(n)) }), Ok(Some(1)));
+        // A refusal (a failed first chunk, a missing object) ends it: no second hash.
+        let mut n = 0;
+        assert_eq!(plan.first_stream(|_, _| -> Result<Option<()>, u32> { n += 1; Err(n) }), Err(1));
+        // No hash streams: read the chunks.
+        assert_eq!(plan.first_stream(|_, _| -> Result<Option<()>, ()> { Ok(None) }), Ok(None));
+        let none = VerifiedPlan { expected: Vec::new(), ..plan };
+        assert_eq!(none.first_stream(|_, _| -> Result<Option<()>, ()> { panic!("nothing to ask") }), Ok(None));
     }
 
     #[test]

@@ -93,19 +93,18 @@ fn host_stream(body: &Body) -> Result<Option<(InputStream, u64)>, crate::model::
     let Body::Logical(r) = body else { return Ok(None) };
     let Some(p) = r.verified_plan() else { return Ok(None) };
     // The index's fastest hash first; a host that does not compute it answers `none`.
-    for (hash, expected) in &p.expected {
+    let stream = p.first_stream(|hash, expected| {
         let hash = match hash {
             crate::digest::ChunkHash::Sha256 => ws::ChunkHash::Sha256,
             crate::digest::ChunkHash::Blake3 => ws::ChunkHash::Blake3,
         };
-        match ws::read_verified(&p.uri, p.size, p.chunk, hash, expected, p.offset, p.len) {
-            Ok(Some(s)) => return Ok(Some((s, p.len))),
-            Ok(None) => continue,
-            Err(wt::Error::NotFound(_)) => return Err(p.missing(&r.meta().id)),
-            Err(e) => return Err(super::err_in(e)),
-        }
+        ws::read_verified(&p.uri, p.size, p.chunk, hash, expected, p.offset, p.len)
+    });
+    match stream {
+        Ok(s) => Ok(s.map(|s| (s, p.len))),
+        Err(wt::Error::NotFound(_)) => Err(p.missing(&r.meta().id)),
+        Err(e) => Err(super::err_in(e)),
     }
-    Ok(None)
 }
 
 fn send(mut resp: http::Response, out: ht::ResponseOutparam) {

@@ -93,9 +93,12 @@ pub(crate) fn respond(shared: &Shared, req: &hyper::Request<Incoming>, has_body:
 fn spliced(shared: &Shared, body: &http::Body) -> Result<Option<VerifiedRead>, Error> {
     let http::Body::Logical(r) = body else { return Ok(None) };
     let Some(p) = r.verified_plan() else { return Ok(None) };
-    let Some((hash, expected)) = p.expected.first() else { return Ok(None) };
-    let storage = shared.storage.route(&p.uri)?.clone();
-    VerifiedRead::open(storage, &p.uri, p.size, p.chunk, (*hash, expected), p.offset, p.len).map(Some).map_err(|e| match e {
+    let storage = shared.storage.route(&p.uri)?;
+    // This host computes every hash, so the first (fastest) one streams.
+    p.first_stream(|hash, expected| {
+        VerifiedRead::open(storage.clone(), &p.uri, p.size, p.chunk, (hash, expected), p.offset, p.len).map(Some)
+    })
+    .map_err(|e| match e {
         Error::NotFound(_) => p.missing(&r.meta().id),
         e => e,
     })
